@@ -1,0 +1,110 @@
+"""The typed report definition: what the loader in `spec.py` builds and every later stage reads.
+
+Plain frozen dataclasses, no behaviour: a `Report` is what a YAML file means once it is valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+QueryKind = Literal["top", "count", "trend"]
+Order = Literal["asc", "desc"]
+Granularity = Literal["daily", "weekly", "monthly"]
+Compare = Literal["previous_period", "previous_year"]
+
+PROPERTY_TYPES: tuple[str, ...] = (
+    "event_properties",
+    "session_properties",
+    "profile_fields",
+    "app_fields",
+    "demographics",
+    "technographics",
+    "reachability",
+    "geo_fields",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSpec:
+    """A window as written: a token such as `last_30_days`, or absolute `start`/`end` dates."""
+
+    token: str | None = None
+    start: date | None = None
+    end: date | None = None
+
+    def describe(self) -> str:
+        if self.token is not None:
+            return self.token
+        return f"{self.start.isoformat() if self.start else '?'}..{self.end.isoformat() if self.end else '?'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """One property breakdown of a top query, exactly as the Top Property Counts API takes it."""
+
+    key: str
+    property_type: str
+    name: str
+    top_n: int = 10
+    order: Order = "desc"
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    id: str
+    title: str
+    event: str
+    kind: QueryKind
+    window: WindowSpec
+    include_today: bool = False
+    groups: tuple[Group, ...] = ()
+    unique: bool = False
+    granularity: Granularity = "daily"
+    sum_event_prop: str | None = None
+    chart: dict[str, Any] | None = field(default=None, hash=False, compare=False)
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSpec:
+    formats: tuple[str, ...] = ("html", "pdf", "md")
+    template: Path | None = None
+    paper: str = "A4"
+    orientation: Literal["portrait", "landscape"] = "portrait"
+
+
+@dataclass(frozen=True, slots=True)
+class EmailSpec:
+    to: tuple[str, ...]
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+    subject: str = "{{ report.title }}"
+    body: str | None = None
+    attach: tuple[str, ...] = ("pdf",)
+    body_format: Literal["text", "md", "html"] = "text"
+    send_if: Literal["always", "results", "changed"] = "always"
+    on_failure: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverSpec:
+    email: EmailSpec | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    id: str
+    title: str
+    queries: tuple[Query, ...]
+    description: str = ""
+    timezone: str = "UTC"
+    week_start: Literal["monday", "sunday"] = "monday"
+    window: WindowSpec = WindowSpec(token="last_7_days")
+    include_today: bool = False
+    compare: Compare | None = None
+    output: OutputSpec = OutputSpec()
+    deliver: DeliverSpec = DeliverSpec()
+    path: Path | None = None
