@@ -38,7 +38,9 @@ class WindowSpec:
     def describe(self) -> str:
         if self.token is not None:
             return self.token
-        return f"{self.start.isoformat() if self.start else '?'}..{self.end.isoformat() if self.end else '?'}"
+        start = self.start.isoformat() if self.start else "?"
+        end = self.end.isoformat() if self.end else "?"
+        return f"{start}..{end}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any, Literal
 
+from reportkit.errors import WindowError
+from reportkit.model import Report
+from reportkit.windows import DateRange, previous_window, resolve_window
+
 Endpoint = Literal[
-    "/1/counts/top.json", "/1/counts/events.json", "/1/counts/profiles.json", "/1/counts/trends.json"
+    "/1/counts/top.json",
+    "/1/counts/events.json",
+    "/1/counts/profiles.json",
+    "/1/counts/trends.json",
 ]
 Role = Literal["current", "previous"]
 
@@ -35,3 +43,142 @@ class Request:
     def key(self) -> str:
         """A canonical identity of the call: equal for requests the API answers identically."""
         return self.endpoint + " " + json.dumps(self.body, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class QueryWindows:
+    """The concrete windows of one query."""
+
+    query_id: str
+    current: DateRange
+    previous: DateRange | None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything a run must ask the source for one report on one as_of."""
+
+    report: Report
+    as_of: date
+    windows: tuple[QueryWindows, ...]
+    requests: tuple[Request, ...]
+
+    def window_of(self, query_id: str) -> QueryWindows:
+        for window in self.windows:
+            if window.query_id == query_id:
+                return window
+        raise KeyError(query_id)
+
+
+def resolve_query_windows(report: Report, as_of: date) -> tuple[QueryWindows, ...]:
+    """Resolve every query's window (and its compare window) for `as_of`."""
+    out = []
+    for query in report.queries:
+        try:
+            current = resolve_window(
+                query.window,
+                as_of,
+                week_start=report.week_start,
+                include_today=query.include_today,
+            )
+        except WindowError as exc:
+            where = f"{report.path}: " if report.path else ""
+            raise WindowError(f"{where}query {query.id!r}: {exc}") from None
+        previous = (
+            previous_window(query.window, current, report.compare, week_start=report.week_start)
+            if report.compare
+            else None
+        )
+        out.append(QueryWindows(query.id, current, previous))
+    return tuple(out)
+
+
+class _Builder:
+    """Collects requests keyed by what they ask, so one call serves every query that needs it."""
+
+    def __init__(self) -> None:
+        self._bodies: dict[tuple[str, str], dict[str, Any]] = {}
+        self._serves: dict[tuple[str, str], list[Serves]] = {}
+
+    def add(self, endpoint: Endpoint, body: dict[str, Any], serves: Serves) -> None:
+        key = (endpoint, json.dumps(body, sort_keys=True))
+        self._bodies.setdefault(key, body)
+        self._serves.setdefault(key, []).append(serves)
+
+    def add_grouped(
+        self,
+        endpoint: Endpoint,
+        base: dict[str, Any],
+        groups: dict[str, dict[str, Any]],
+        serves: Serves,
+    ) -> None:
+        """Add groups to the one request for this endpoint, event and window.
+
+        The API takes several groups at once and allows only three requests in flight per
+        account, so every query of one event and window shares a request; identical groups are
+        asked once, and a key already taken by another query's group is prefixed with the query id.
+        """
+        key = (endpoint, json.dumps(base, sort_keys=True) + "#grouped")
+        body = self._bodies.setdefault(key, {**base, "groups": {}})
+        served = self._serves.setdefault(key, [])
+        wire_groups: dict[str, Any] = body["groups"]
+        for group_key, wire in groups.items():
+            request_key = next((k for k, v in wire_groups.items() if v == wire), None)
+            if request_key is None:
+                request_key = (
+                    group_key if group_key not in wire_groups else f"{serves.query_id}.{group_key}"
+                )
+                wire_groups[request_key] = wire
+            served.append(replace(serves, group=group_key, request_key=request_key))
+
+    def requests(self) -> tuple[Request, ...]:
+        return tuple(
+            Request(endpoint=key[0], body=self._bodies[key], serves=tuple(self._serves[key]))  # type: ignore[arg-type]
+            for key in self._bodies
+        )
+
+
+def plan_requests(report: Report, as_of: date) -> Plan:
+    """The API requests that answer every query of `report` on `as_of`, merged and deduplicated.
+
+    A top query also asks events.json for the event's total (the share column); a count query asks
+    events.json, and profiles.json when `unique`; a trend asks trends.json with its granularity as
+    the group. With `compare`, every request is made again for the previous window.
+    """
+    windows = resolve_query_windows(report, as_of)
+    builder = _Builder()
+    for query, window in zip(report.queries, windows, strict=True):
+        ranges: list[tuple[Role, DateRange]] = [("current", window.current)]
+        if window.previous is not None:
+            ranges.append(("previous", window.previous))
+        for role, dates in ranges:
+            base = {"event_name": query.event, "from": dates.api_from(), "to": dates.api_to()}
+            if query.kind == "top":
+                groups = {
+                    g.key: {
+                        "property_type": g.property_type,
+                        "name": g.name,
+                        "top_n": g.top_n,
+                        "order": g.order,
+                    }
+                    for g in query.groups
+                }
+                builder.add_grouped(
+                    "/1/counts/top.json", base, groups, Serves(query.id, role, "top")
+                )
+                builder.add("/1/counts/events.json", base, Serves(query.id, role, "total"))
+            elif query.kind == "count":
+                builder.add("/1/counts/events.json", base, Serves(query.id, role, "total"))
+                if query.unique:
+                    builder.add("/1/counts/profiles.json", base, Serves(query.id, role, "unique"))
+            else:
+                body: dict[str, Any] = {**base, "unique": query.unique}
+                if query.sum_event_prop:
+                    body["sum_event_prop"] = query.sum_event_prop
+                builder.add_grouped(
+                    "/1/counts/trends.json",
+                    body,
+                    {query.granularity: {"trend_type": query.granularity}},
+                    Serves(query.id, role, "trend"),
+                )
+    return Plan(report=report, as_of=as_of, windows=windows, requests=builder.requests())
