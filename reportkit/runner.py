@@ -74,12 +74,39 @@ def _failures(plan: Plan, answers: Answers) -> tuple[QueryFailure, ...]:
     return tuple(out.values())
 
 
-def run_reports(
-    reports: Sequence[Report],
+def plan_reports(
+    reports: Sequence[Report], *, as_of: date | None = None, now: datetime | None = None
+) -> list[ReportOutcome]:
+    """Plan every report; one whose windows cannot be resolved carries its error instead."""
+    moment = now or datetime.now(UTC)
+    outcomes: list[ReportOutcome] = []
+    for report in reports:
+        try:
+            plan = plan_requests(report, as_of or default_as_of(report, moment))
+        except ReportkitError as exc:
+            outcomes.append(ReportOutcome(report, error=str(exc)))
+            continue
+        outcomes.append(ReportOutcome(report, plan=plan))
+    return outcomes
+
+
+def _cached_queries(plan: Plan, answers: Answers) -> list[str]:
+    return sorted(
+        q.id
+        for q in plan.report.queries
+        if all(
+            r.key in answers.cached
+            for r in plan.requests
+            if any(s.query_id == q.id for s in r.serves)
+        )
+    )
+
+
+def finish_reports(
+    planned: Sequence[ReportOutcome],
     source: Source,
     *,
     out: Path,
-    as_of: date | None = None,
     formats: Sequence[str] | None = None,
     cache: AnswerCache | None = None,
     demo: bool = False,
@@ -87,22 +114,12 @@ def run_reports(
     now: datetime | None = None,
     max_workers: int = 6,
 ) -> list[ReportOutcome]:
-    """Run every report against `source` and publish each one that fully succeeded under `out`."""
+    """Execute the planned reports' requests (each once) and publish every report that succeeded."""
     from reportkit import __version__
     from reportkit.outputs import publish_report
 
     moment = now or datetime.now(UTC)
-    outcomes: list[ReportOutcome] = []
-    plans: list[Plan] = []
-    for report in reports:
-        try:
-            plan = plan_requests(report, as_of or default_as_of(report, moment))
-        except ReportkitError as exc:
-            outcomes.append(ReportOutcome(report, error=str(exc)))
-            continue
-        plans.append(plan)
-        outcomes.append(ReportOutcome(report, plan=plan))
-
+    plans = [o.plan for o in planned if o.plan is not None]
     answers = execute(
         unique_requests(plans),
         source,
@@ -110,9 +127,8 @@ def run_reports(
         on_progress=on_progress,
         max_workers=max_workers,
     )
-
     finished: list[ReportOutcome] = []
-    for outcome in outcomes:
+    for outcome in planned:
         plan = outcome.plan
         if plan is None:
             finished.append(outcome)
@@ -130,21 +146,12 @@ def run_reports(
                 generated_at=moment,
                 version=__version__,
             )
-            cached = sorted(
-                q.id
-                for q in plan.report.queries
-                if all(
-                    r.key in answers.cached
-                    for r in plan.requests
-                    if any(s.query_id == q.id for s in r.serves)
-                )
-            )
             manifest = publish_report(
                 out,
                 result,
                 plan.report.output,
                 formats=formats or plan.report.output.formats,
-                cached=cached,
+                cached=_cached_queries(plan, answers),
             )
         except ReportkitError as exc:
             finished.append(ReportOutcome(outcome.report, plan, error=str(exc)))
@@ -159,3 +166,29 @@ def run_reports(
             )
         )
     return finished
+
+
+def run_reports(
+    reports: Sequence[Report],
+    source: Source,
+    *,
+    out: Path,
+    as_of: date | None = None,
+    formats: Sequence[str] | None = None,
+    cache: AnswerCache | None = None,
+    demo: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+    now: datetime | None = None,
+) -> list[ReportOutcome]:
+    """Run every report against `source` and publish each one that fully succeeded under `out`."""
+    planned = plan_reports(reports, as_of=as_of, now=now)
+    return finish_reports(
+        planned,
+        source,
+        out=out,
+        formats=formats,
+        cache=cache,
+        demo=demo,
+        on_progress=on_progress,
+        now=now,
+    )
