@@ -210,8 +210,10 @@ def _stage_jsonl(
         WHERE trim(text) <> ''""",
         [str(file)],
     )
-    con.execute(f"ALTER TABLE {raw} ADD COLUMN j JSON")
-    con.execute(f"UPDATE {raw} SET j = text::JSON WHERE ok")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {raw} AS"
+        f" SELECT line, ok, CASE WHEN ok THEN text::JSON END AS j FROM {raw}"
+    )
     # discover the property names of every container
     props: list[tuple[str, str]] = []  # (scope, name) in the order of `paths`
     paths: list[str] = []
