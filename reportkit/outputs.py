@@ -61,8 +61,8 @@ def write_atomic(path: Path, data: bytes) -> None:
 def safe_id(report_id: str) -> str:
     """A report id as one safe path segment: separators and odd characters become `-`,
     leading dots go (no `..`, no hidden folders)."""
-    cleaned = _UNSAFE.sub("-", report_id).strip("-")
-    cleaned = cleaned.lstrip(".").strip("-")
+    cleaned = _UNSAFE.sub("-", report_id.replace("..", "-"))
+    cleaned = re.sub(r"-{2,}", "-", cleaned).strip("-").lstrip(".").strip("-")
     if not cleaned:
         raise RenderError(f"report id {report_id!r} gives no usable folder name")
     return cleaned[:120]

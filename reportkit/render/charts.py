@@ -260,8 +260,23 @@ def apply_override(spec: dict[str, Any], override: Mapping[str, Any] | None) -> 
             main["encoding"]["color"] = {**encoding_color, "value": colors[0]}
     fragment = override.get("vega_lite")
     if isinstance(fragment, Mapping):
-        spec = deep_merge(spec, fragment)
+        spec = deep_merge(spec, _without_data(fragment))
     return spec
+
+
+def _without_data(fragment: Mapping[str, Any]) -> dict[str, Any]:
+    """A fragment styles the chart; it cannot swap the data (no `data`, `datasets` anywhere)."""
+    clean: dict[str, Any] = {}
+    for key, value in fragment.items():
+        if key in ("data", "datasets"):
+            continue
+        if isinstance(value, Mapping):
+            clean[key] = _without_data(value)
+        elif isinstance(value, list):
+            clean[key] = [_without_data(v) if isinstance(v, Mapping) else v for v in value]
+        else:
+            clean[key] = value
+    return clean
 
 
 def build_charts(view: ReportView) -> list[Chart]:
