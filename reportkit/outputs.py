@@ -418,7 +418,9 @@ def _query_from(query_id: str, data: dict[str, Any]) -> QueryResult:
 
 def results_from_dict(data: dict[str, Any]) -> ReportResult:
     if data.get("format") != RESULTS_FORMAT:
-        raise RenderError(f"results.json has format {data.get('format')!r}, expected {RESULTS_FORMAT}")
+        raise RenderError(
+            f"results.json has format {data.get('format')!r}, expected {RESULTS_FORMAT}"
+        )
     report = data["report"]
     return ReportResult(
         report_id=report["id"],

@@ -21,14 +21,25 @@ JINJA = "{{ 7*7 }}"
 PIPE = "Shoes | Sandals\nand more"
 
 PRODUCTS = [
-    "Trail Runner 2", "Everyday Tee", "Merino Hoodie", "Canvas Tote", "Rain Shell",
-    "Wool Socks (3-pack)", "Leather Belt", "Denim Jacket", "Linen Shirt", "Cap",
-    "Chelsea Boots", "Puffer Vest",
+    "Trail Runner 2",
+    "Everyday Tee",
+    "Merino Hoodie",
+    "Canvas Tote",
+    "Rain Shell",
+    "Wool Socks (3-pack)",
+    "Leather Belt",
+    "Denim Jacket",
+    "Linen Shirt",
+    "Cap",
+    "Chelsea Boots",
+    "Puffer Vest",
 ]
 CATEGORIES = ["Footwear", "Tops", "Outerwear", "Accessories", "Bottoms"]
 
 
-def _rows(rng: random.Random, values: list[str], typ: str, compare: bool, top: int) -> tuple[Row, ...]:
+def _rows(
+    rng: random.Random, values: list[str], typ: str, compare: bool, top: int
+) -> tuple[Row, ...]:
     counts = sorted((rng.randint(300, 9000) for _ in values), reverse=True)
     rows = [
         Row(typ, v, c, (max(0, c + rng.randint(-900, 900)) if compare else None))
@@ -72,14 +83,19 @@ def top_query(
     )
 
 
-def amount_query(query_id: str = "order-value", *, compare: bool = True, seed: int = 2) -> QueryResult:
+def amount_query(
+    query_id: str = "order-value", *, compare: bool = True, seed: int = 2
+) -> QueryResult:
     rng = random.Random(seed)
     buckets = [f"{lo}-{lo + 100}" for lo in range(0, 1000, 100)]
     rng.shuffle(buckets)  # the API answers in count order; the report shows range order
-    rows = tuple(
-        Row("NUMBER", b, rng.randint(200, 5000), rng.randint(200, 5000) if compare else None)
-        for b in buckets
-    ) + (Row("NUMBER", NOT_SET, 57, 61 if compare else None),)
+    rows = (
+        *(
+            Row("NUMBER", b, rng.randint(200, 5000), rng.randint(200, 5000) if compare else None)
+            for b in buckets
+        ),
+        Row("NUMBER", NOT_SET, 57, 61 if compare else None),
+    )
     return QueryResult(
         query_id=query_id,
         title="Order value",
@@ -94,7 +110,9 @@ def amount_query(query_id: str = "order-value", *, compare: bool = True, seed: i
     )
 
 
-def dates_query(query_id: str = "first-purchase", *, compare: bool = False, seed: int = 3) -> QueryResult:
+def dates_query(
+    query_id: str = "first-purchase", *, compare: bool = False, seed: int = 3
+) -> QueryResult:
     rng = random.Random(seed)
     start = int(datetime(2026, 11, 23, tzinfo=UTC).timestamp())
     rows = [
@@ -128,14 +146,18 @@ def count_query(query_id: str = "orders", *, compare: bool = True) -> QueryResul
     )
 
 
-def trend_query(query_id: str = "daily-orders", *, compare: bool = True, seed: int = 4) -> QueryResult:
+def trend_query(
+    query_id: str = "daily-orders", *, compare: bool = True, seed: int = 4
+) -> QueryResult:
     rng = random.Random(seed)
     points = []
     for i in range(WINDOW.days):
         day = WINDOW.start + timedelta(days=i)
         count = rng.randint(5800, 7900)
         points.append(
-            TrendPoint(day.strftime("%Y%m%d"), count, count + rng.randint(-800, 500) if compare else None)
+            TrendPoint(
+                day.strftime("%Y%m%d"), count, count + rng.randint(-800, 500) if compare else None
+            )
         )
     return QueryResult(
         query_id=query_id,

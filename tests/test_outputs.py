@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -135,7 +136,7 @@ def test_load_results_rejects_a_foreign_file(tmp_path: Path) -> None:
     with pytest.raises(RenderError, match="format"):
         load_results(path)
     path.write_text("not json")
-    with pytest.raises(RenderError, match="not a reportkit results.json"):
+    with pytest.raises(RenderError, match=r"not a reportkit results\.json"):
         load_results(path)
 
 
@@ -191,7 +192,7 @@ def test_publishing_again_replaces_the_report_whole(tmp_path: Path) -> None:
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         _Recorder.hits.append(self.path)
@@ -251,7 +252,9 @@ def test_pdf_renders_without_reading_what_a_template_must_not_reach(
 
     folder = tmp_path / "tpl"
     folder.mkdir()
-    (folder / "logo.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>")
+    (folder / "logo.svg").write_text(
+        "<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>"
+    )
     (folder / "_count.html.j2").write_text(
         "<p>Custom partial {{ q.total|number }}</p>"
         "<img src='file:///etc/passwd'><img src='" + http_server + "/pixel.png'>"
@@ -270,3 +273,34 @@ def test_pdf_renders_without_reading_what_a_template_must_not_reach(
     assert "file:///etc/passwd" in fetcher.refused
     assert any(url.startswith(http_server) for url in fetcher.refused)
     assert _Recorder.hits == []
+
+
+# ----------------------------------------------------------------------- reportkit render
+
+
+def test_cli_render_rerenders_from_results_json(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from reportkit.cli import cli
+
+    publish_report(tmp_path, _small(), HTML_ONLY)
+    folder = tmp_path / "weekly-ecommerce" / "2026-11-29"
+    results = json.loads((folder / "results.json").read_text("utf-8"))
+    results["report"]["title"] = "Edited title"
+    (folder / "results.json").write_text(json.dumps(results))
+    done = CliRunner().invoke(cli, ["render", str(folder), "--format", "html,md", "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["formats"] == ["html", "md"]
+    assert "Edited title" in (folder / "report.html").read_text("utf-8")
+    assert (folder / "report.md").is_file()
+    assert _leftovers(folder.parent) == []
+
+
+def test_cli_render_explains_a_folder_without_results(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from reportkit.cli import cli
+
+    done = CliRunner().invoke(cli, ["render", str(tmp_path)])
+    assert done.exit_code == 1
+    assert "holds no results.json" in done.output

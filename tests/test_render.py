@@ -123,7 +123,9 @@ def test_pdf_shows_hostile_values_as_text(rendered: dict) -> None:
 
 def test_pdf_paper_and_orientation_come_from_the_output_spec(tmp_path: Path) -> None:
     result = make_report(queries=(count_query(),))
-    render_report(result, OutputSpec(paper="letter", orientation="landscape"), tmp_path, formats=["pdf"])
+    render_report(
+        result, OutputSpec(paper="letter", orientation="landscape"), tmp_path, formats=["pdf"]
+    )
     box = PdfReader(tmp_path / "report.pdf").pages[0].mediabox
     assert (round(float(box.width)), round(float(box.height))) == (792, 612)
 
@@ -241,9 +243,12 @@ def test_percent_change_is_blank_when_previous_is_zero_or_missing() -> None:
 
     q = top_query()
     rows = (Row("STR", "a", 10, 0), Row("STR", "b", 10, None), Row("STR", "c", 15, 10))
-    q = type(q)(**{**{f: getattr(q, f) for f in q.__slots__}, "groups": (
-        GroupTable("g", "G", "event_properties", 3, "desc", rows),
-    )})
+    q = type(q)(
+        **{
+            **{f: getattr(q, f) for f in q.__slots__},
+            "groups": (GroupTable("g", "G", "event_properties", 3, "desc", rows),),
+        }
+    )
     view = build_report_view(make_report(queries=(q,)))
     got = [(r.change, r.pct_change) for r in view.queries[0].groups[0].rows]
     assert got == [(10, None), (None, None), (5, 50.0)]

@@ -160,7 +160,11 @@ def trend_spec(query: QueryView) -> dict[str, Any]:
     )
     values: list[dict[str, Any]] = []
     for order, point in enumerate(query.points):
-        x = f"{point.period[:4]}-{point.period[4:6]}-{point.period[6:]}" if temporal else point.label
+        x = (
+            f"{point.period[:4]}-{point.period[4:6]}-{point.period[6:]}"
+            if temporal
+            else point.label
+        )
         values.append({"order": order, "x": x, "count": point.count, "series": "This period"})
         if point.previous is not None:
             values.append(
@@ -295,10 +299,16 @@ def build_charts(view: ReportView) -> list[Chart]:
                     else ranked_bar_spec(group, query.compare)
                 )
                 charts.append(
-                    Chart(group.chart_id, f"{query.title}: {group.name}", apply_override(spec, query.chart))
+                    Chart(
+                        group.chart_id,
+                        f"{query.title}: {group.name}",
+                        apply_override(spec, query.chart),
+                    )
                 )
         elif query.kind == "trend" and query.points:
-            charts.append(Chart(query.chart_id, query.title, apply_override(trend_spec(query), query.chart)))
+            charts.append(
+                Chart(query.chart_id, query.title, apply_override(trend_spec(query), query.chart))
+            )
     return charts
 
 
@@ -308,7 +318,9 @@ def render_svg(chart: Chart) -> str:
     try:
         svg: str = vlc.vegalite_to_svg(chart.spec, allowed_base_urls=[])
     except Exception as exc:  # vl-convert raises ValueError and friends
-        raise RenderError(f"chart {chart.chart_id!r} could not be drawn: {_first_line(exc)}") from exc
+        raise RenderError(
+            f"chart {chart.chart_id!r} could not be drawn: {_first_line(exc)}"
+        ) from exc
     return svg
 
 
@@ -322,7 +334,9 @@ def render_png(chart: Chart, svg: str | None = None, scale: float = 2.0) -> byte
         else:
             png = vlc.vegalite_to_png(chart.spec, scale=scale, allowed_base_urls=[])
     except Exception as exc:
-        raise RenderError(f"chart {chart.chart_id!r} could not be drawn: {_first_line(exc)}") from exc
+        raise RenderError(
+            f"chart {chart.chart_id!r} could not be drawn: {_first_line(exc)}"
+        ) from exc
     return png
 
 

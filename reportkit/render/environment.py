@@ -110,7 +110,9 @@ def _search_path(env: jinja2.Environment) -> str:
     folders: Sequence[str] = []
     if isinstance(loader, jinja2.ChoiceLoader):
         folders = [
-            p for sub in loader.loaders if isinstance(sub, jinja2.FileSystemLoader)
+            p
+            for sub in loader.loaders
+            if isinstance(sub, jinja2.FileSystemLoader)
             for p in sub.searchpath
         ]
     return ", ".join(folders) or "(no folders)"

@@ -183,4 +183,3 @@ __all__ = [
     "value_label",
     "window_days_label",
 ]
-

@@ -40,7 +40,9 @@ def make_fetcher(folders: Sequence[Path]) -> Any:
                 parts = urlsplit(url)
                 if parts.netloc not in ("", "localhost"):
                     return self._refuse(url)
-                path = Path(unquote(parts.path)).resolve()  # resolve() follows symlinks: checked after
+                path = Path(
+                    unquote(parts.path)
+                ).resolve()  # resolve() follows symlinks: checked after
                 if _inside(path, allowed) and path.is_file():
                     mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
                     return URLFetcherResponse(

@@ -105,8 +105,7 @@ class ReportView:
 
 def _group_view(query: QueryResult, group: GroupTable, compare: bool, timezone: str) -> GroupView:
     histogram = group.property_type.upper() in labels.BUCKET_TYPES or (
-        bool(group.rows)
-        and all(row.type.upper() in labels.BUCKET_TYPES for row in group.rows)
+        bool(group.rows) and all(row.type.upper() in labels.BUCKET_TYPES for row in group.rows)
     )
     rows = list(group.rows)
     if histogram:
