@@ -9,6 +9,7 @@ import io
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -262,3 +263,25 @@ def test_importing_render_stays_light() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_chart_override_changes_mark_colour_and_merges_a_fragment_but_not_data() -> None:
+    from reportkit.render.charts import apply_override, build_charts, render_svg
+
+    query = replace(
+        trend_query(),
+        chart={
+            "mark": "area",
+            "color": "#aa3377",
+            "vega_lite": {"height": 90, "data": {"url": "file:///etc/passwd"}},
+        },
+    )
+    (chart,) = build_charts(build_report_view(make_report(queries=(query,))))
+    main = chart.spec["layer"][0]
+    assert main["mark"]["type"] == "area" and chart.spec["height"] == 90
+    assert main["encoding"]["color"]["scale"]["range"][0] == "#aa3377"
+    assert "values" in chart.spec["data"] and "url" not in chart.spec["data"]
+    assert "#aa3377" in render_svg(chart)
+    hidden = replace(query, chart={"show": False})
+    assert build_charts(build_report_view(make_report(queries=(hidden,)))) == []
+    assert apply_override({"layer": [{"mark": {"type": "bar"}, "encoding": {}}]}, None)
