@@ -386,5 +386,70 @@ def import_command(
             click.echo(f"  {reason}", err=True)
 
 
+@cli.command("render", context_settings=CONTEXT_SETTINGS)
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "formats",
+    default=None,
+    metavar="LIST",
+    help="Comma-separated formats: html,pdf,md (default: those the report was made with).",
+)
+@click.option(
+    "--template",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="A template folder that overrides the bundled templates file by file.",
+)
+@click.option("--paper", default="A4", show_default=True, help="PDF paper size (CSS page size).")
+@click.option(
+    "--orientation",
+    type=click.Choice(["portrait", "landscape"]),
+    default="portrait",
+    show_default=True,
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the new manifest as JSON.")
+def render_command(
+    folder: Path,
+    formats: str | None,
+    template: Path | None,
+    paper: str,
+    orientation: str,
+    as_json: bool,
+) -> None:
+    """Render a report folder again from its results.json, without querying.
+
+    FOLDER is OUT/<report id>/<date> as written by `reportkit run`. Handy while working on
+    templates: the files are replaced atomically, results.json is kept.
+
+    \b
+    Example:
+      reportkit render out/weekly-ecommerce/2026-11-29 --template my-templates --format pdf
+    """
+    import json as json_mod
+
+    from reportkit.model import OutputSpec
+    from reportkit.outputs import MANIFEST_FILE, rerender_report
+    from reportkit.render import FORMATS
+
+    wanted: tuple[str, ...]
+    parsed = _parse_formats(formats)
+    if parsed:
+        wanted = parsed
+    else:
+        wanted = FORMATS
+        try:
+            previous = json_mod.loads((folder / MANIFEST_FILE).read_text("utf-8"))
+            wanted = tuple(previous.get("formats") or FORMATS)
+        except (OSError, ValueError, AttributeError):
+            pass
+    output = OutputSpec(formats=wanted, template=template, paper=paper, orientation=orientation)  # type: ignore[arg-type]
+    manifest = rerender_report(folder, output, formats=wanted)
+    if as_json:
+        click.echo(manifest.to_json(), nl=False)
+    else:
+        click.echo(f"rendered {folder} ({', '.join(manifest.formats)})")
+
+
 def main() -> None:
     cli(prog_name="reportkit")
