@@ -286,7 +286,7 @@ def run(
     manifests = []
     for outcome in outcomes:
         if outcome.ok and outcome.manifest is not None:
-            manifests.append(outcome.manifest.to_json())
+            manifests.append(outcome.manifest.to_dict())
             if not as_json:
                 click.echo(f"ok      {outcome.report.id}  {outcome.out_dir}")
             continue
