@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from reportkit import __version__
-from reportkit.errors import ReportkitError
+from reportkit.errors import ReportkitError, SpecError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -29,7 +29,8 @@ class _Group(click.Group):
 
 
 def _fail(exc: ReportkitError) -> NoReturn:
-    click.echo(f"error: {exc}" if "\n" not in str(exc) else str(exc), err=True)
+    # Located problems (FILE:LINE:COLUMN: ...) stand alone, one per line, as linters print them.
+    click.echo(str(exc) if isinstance(exc, SpecError) else f"error: {exc}", err=True)
     sys.exit(exc.exit_code)
 
 

@@ -235,6 +235,11 @@ def _describe(error: Any) -> Iterator[tuple[PathKey, str]]:
         suffix = f"; did you mean {hint[0]!r}?" if hint else ""
         yield path, f"{_short(error.instance)} is not one of {', '.join(options)}{suffix}"
         return
+    if kind in ("minItems", "minProperties"):
+        noun = "item" if kind == "minItems" else "entry"
+        count = error.validator_value
+        yield path, f"needs at least {count} {noun}{'s' if count != 1 else ''}"
+        return
     if kind == "const":
         yield path, f"must be {error.validator_value!r}, not {_short(error.instance)}"
         return
