@@ -339,6 +339,7 @@ def _query(query: QueryResult) -> dict[str, Any]:
         }
     if query.kind == "trend" or query.trend:
         data["granularity"] = query.granularity
+        data["measure"] = query.measure
         data["trend"] = [_point(p) for p in query.trend]
     elif query.granularity is not None:
         data["granularity"] = query.granularity
@@ -408,6 +409,7 @@ def _query_from(query_id: str, data: dict[str, Any]) -> QueryResult:
         unique=_opt_int(data.get("unique")),
         previous_unique=_opt_int(data.get("previous_unique")),
         granularity=data.get("granularity"),
+        measure=str(data.get("measure") or "Events"),
         trend=tuple(
             TrendPoint(str(p["period"]), int(p["count"]), _opt_int(p.get("previous")))
             for p in data.get("trend") or ()

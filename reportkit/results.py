@@ -59,6 +59,7 @@ class QueryResult:
     previous_unique: int | None = None
     granularity: str | None = None
     trend: tuple[TrendPoint, ...] = ()
+    measure: str = "Events"  # what a trend counts: Events, Unique profiles, Sum of <property>
     chart: dict[str, Any] | None = field(default=None, hash=False, compare=False)
 
 
@@ -245,7 +246,16 @@ def _query_result(query: Query, plan: Plan, answers: _Answers) -> QueryResult:
             unique=_scalar(answers, query.id, "current", "unique"),
             previous_unique=_scalar(answers, query.id, "previous", "unique"),
         )
-    return replace(result, granularity=query.granularity, trend=_trend(answers, query))
+    measure = (
+        f"Sum of {query.sum_event_prop}"
+        if query.sum_event_prop
+        else "Unique profiles"
+        if query.unique
+        else "Events"
+    )
+    return replace(
+        result, granularity=query.granularity, trend=_trend(answers, query), measure=measure
+    )
 
 
 def build_report_result(

@@ -127,6 +127,7 @@ def test_count_and_trend_results() -> None:
         ("20261124", 5, None),
     ]
     assert daily.granularity == "daily"
+    assert daily.measure == "Sum of Amount"
 
 
 def test_a_query_without_answers_is_left_out() -> None:

@@ -209,7 +209,7 @@ def trend_spec(query: QueryView) -> dict[str, Any]:
         "mark": {"type": "line", "point": {"size": 28, "filled": True}, "strokeWidth": 2},
         "encoding": {
             "x": x_enc,
-            "y": {"field": "count", "type": "quantitative", "axis": _count_axis()},
+            "y": {"field": "count", "type": "quantitative", "axis": _count_axis(query.measure)},
             "color": color,
         },
     }

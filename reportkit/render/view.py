@@ -84,6 +84,7 @@ class QueryView:
     unique_change: int | None
     unique_pct_change: float | None
     granularity: str | None
+    measure: str
     points: tuple[PointView, ...]
     chart_id: str
     chart: dict[str, Any] | None
@@ -167,6 +168,7 @@ def build_query_view(query: QueryResult, timezone: str = "UTC") -> QueryView:
         unique_change=labels.change(query.unique, query.previous_unique),
         unique_pct_change=labels.percent_change(query.unique, query.previous_unique),
         granularity=query.granularity,
+        measure=query.measure,
         points=tuple(
             PointView(
                 period=p.period,
