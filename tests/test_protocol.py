@@ -274,7 +274,7 @@ def test_expired_req_id_posts_again_once() -> None:
 
 def test_expired_twice_fails_naming_the_req_id() -> None:
     expired = (404, {"status": "fail", "error": "not found"})
-    result, steps = play(
+    result, _steps = play(
         [
             (200, {"status": "partial", "req_id": 1}),
             expired,
@@ -301,7 +301,7 @@ def test_expired_without_repost_fails_at_once() -> None:
 
 
 def test_a_real_failure_while_polling_is_not_reposted() -> None:
-    result, steps = play(
+    result, _steps = play(
         [
             (200, {"status": "partial", "req_id": 1}),
             (200, {"status": "fail", "error": '["Invalid group : city"]'}),

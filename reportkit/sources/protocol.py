@@ -20,7 +20,8 @@ being different):
                    ──► other 4xx          -> QueryFailed, not retried
     a poll answered "unknown / expired req_id" (a fail naming the req_id, or 404/410)
                                          -> POST again, once per exchange; a second time fails
-    the total time (POSTs, polls, waits) is capped by `query_timeout`: QueryTimeout names the req_id.
+    the total time (POSTs, polls, waits) is capped by `query_timeout`;
+    QueryTimeout names the req_id.
 
 Time comes in with every `Reply` (`at`, a monotonic reading taken by the driver) and the start is
 passed in, so the exchange itself never reads a clock.
@@ -179,7 +180,7 @@ def _fail_text(reply: Reply) -> str:
 def exchange(
     endpoint: str,
     body: dict[str, Any],
-    policy: Policy = Policy(),  # noqa: B008 - frozen, safe to share
+    policy: Policy = Policy(),
     *,
     started: float = 0.0,
     rand: Callable[[], float] = random.random,
@@ -225,9 +226,8 @@ def exchange(
         status, code, state = reply.status, _code(reply.body), _status(reply.body)
 
         # -- terminal answers ------------------------------------------------------------
-        if status == 200 and state == "success":
-            if isinstance(reply.body, dict):
-                return reply.body
+        if status == 200 and state == "success" and isinstance(reply.body, dict):
+            return reply.body
         if status in (401, 403) or code == 401:
             raise AuthError(
                 f"CleverTap refused the credentials ({status}: {_fail_text(reply)}): check the "
