@@ -276,9 +276,9 @@ def _summary(body: Any, text: str) -> str:
 
 
 def _read_passcode(env: Mapping[str, str]) -> Secret:
-    if env.get("CLEVERTAP_PASSCODE"):
+    if (env.get("CLEVERTAP_PASSCODE") or "").strip():
         return Secret(env["CLEVERTAP_PASSCODE"].strip())
-    path = env.get("CLEVERTAP_PASSCODE_FILE")
+    path = (env.get("CLEVERTAP_PASSCODE_FILE") or "").strip()
     if path:
         try:
             value = Path(path).expanduser().read_text(encoding="utf-8").strip()

@@ -201,6 +201,7 @@ class _Handler(BaseHTTPRequestHandler):
     _status: int = 0
     _note: str = ""
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
     server_version = "reportkit-emulator"
     sys_version = ""
 
