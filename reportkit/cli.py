@@ -156,5 +156,151 @@ def plan(path: Path, as_of: datetime | None, as_json: bool) -> None:
         click.echo(f"       serves {', '.join(serves)}")
 
 
+def _parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        index, total = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise click.BadParameter("write I/N, e.g. 1/4", param_hint="--shard") from None
+    if not 1 <= index <= total:
+        raise click.BadParameter(f"{text}: I must be between 1 and N", param_hint="--shard")
+    return index, total
+
+
+def _parse_formats(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    formats = tuple(f.strip() for f in text.split(",") if f.strip())
+    unknown = [f for f in formats if f not in ("html", "pdf", "md")]
+    if unknown or not formats:
+        raise click.BadParameter(
+            f"{','.join(unknown) or text!r}: choose from html, pdf, md", param_hint="--format"
+        )
+    return formats
+
+
+@cli.command()
+@PATHS
+@AS_OF
+@click.option(
+    "--source",
+    "source_text",
+    default="demo",
+    show_default=True,
+    help="demo (built-in demo data), local:PATH (a DuckDB store) or clevertap (your account).",
+)
+@click.option(
+    "--format", "format_text", help="Comma-separated formats: html,pdf,md (default: the report's)."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="Reports go to OUT/<report id>/<window end>/.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    default=Path(".reportkit"),
+    show_default=True,
+    help="Where the demo store, the cache and delivery records live.",
+)
+@click.option("--no-cache", is_flag=True, help="Ask the source again even for cached answers.")
+@click.option(
+    "--shard",
+    "shard_text",
+    metavar="I/N",
+    help="Run only the I-th of N disjoint shares of the reports.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifests as JSON on stdout.")
+@click.option(
+    "--region",
+    help="CleverTap region (eu1, in1, sg1, us1, aps3, mec1); default $CLEVERTAP_REGION or eu1.",
+)
+@click.option(
+    "--poll-interval",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds between polls of an asynchronous CleverTap query.",
+)
+@click.option(
+    "--query-timeout",
+    type=float,
+    default=900.0,
+    show_default=True,
+    help="Seconds a CleverTap query may take, polls included.",
+)
+@click.option(
+    "--max-in-flight",
+    type=click.IntRange(1, 50),
+    default=3,
+    show_default=True,
+    help="CleverTap requests in flight at once per account.",
+)
+def run(
+    paths: tuple[Path, ...],
+    as_of: datetime | None,
+    source_text: str,
+    format_text: str | None,
+    out: Path,
+    state_dir: Path,
+    no_cache: bool,
+    shard_text: str | None,
+    quiet: bool,
+    as_json: bool,
+    region: str | None,
+    poll_interval: float,
+    query_timeout: float,
+    max_in_flight: int,
+) -> None:
+    """Run reports and write them as HTML, PDF and Markdown.
+
+    Each report goes to OUT/<report id>/<window end>/ with results.json and manifest.json. A
+    failing query fails its report (exit 1) while the other reports still complete.
+
+    \b
+    Example:
+      reportkit run reports/ --as-of 2026-11-30 --out out
+      reportkit run reports/weekly-ecommerce.yaml --source local:events.duckdb --format pdf
+    """
+    from reportkit.app import RunOptions, run_paths
+    from reportkit.sources.factory import CleverTapOptions
+
+    options = RunOptions(
+        as_of=as_of.date() if as_of else None,
+        source=source_text,
+        formats=_parse_formats(format_text),
+        out=out,
+        state_dir=state_dir,
+        use_cache=not no_cache,
+        shard=_parse_shard(shard_text),
+        clevertap=CleverTapOptions(region, poll_interval, query_timeout, max_in_flight),
+    )
+    show = not quiet and not as_json and sys.stderr.isatty()
+    outcomes = run_paths(list(paths), options, progress=show)
+    failed = False
+    manifests = []
+    for outcome in outcomes:
+        if outcome.ok and outcome.manifest is not None:
+            manifests.append(outcome.manifest.to_json())
+            if not as_json:
+                click.echo(f"ok      {outcome.report.id}  {outcome.out_dir}")
+            continue
+        failed = True
+        click.echo(f"FAILED  {outcome.report.id}", err=True)
+        for failure in outcome.failures:
+            click.echo(f"  {failure}", err=True)
+        if outcome.error:
+            click.echo(f"  {outcome.error}", err=True)
+    if as_json:
+        click.echo(json.dumps(manifests, indent=2, ensure_ascii=False))
+    if failed:
+        sys.exit(1)
+
+
 def main() -> None:
     cli(prog_name="reportkit")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from reportkit.errors import QueryFailed
+from reportkit.model import Query
+from reportkit.plan import Plan, Request, Serves
 from reportkit.windows import DateRange
 
 NOT_SET = "-1"  # the value the service answers for events where the property is missing
@@ -74,3 +79,210 @@ class ReportResult:
     @property
     def window_end(self) -> date:
         return max(q.window.end for q in self.queries)
+
+
+_RANGE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+def range_bounds(value: str) -> tuple[float, float] | None:
+    """`"100-200"` -> (100.0, 200.0); None for a value that is not a `lo-hi` range."""
+    match = _RANGE.match(value)
+    if match is None:
+        return None
+    return float(match.group(1)), float(match.group(2))
+
+
+def _tie_key(row: Row) -> tuple[int, float, str]:
+    # Ties are broken by value ascending, ranges by their low end.
+    bounds = range_bounds(row.value) if row.type in ("NUMBER", "DATE") else None
+    return (0, bounds[0], "") if bounds else (1, 0.0, row.value)
+
+
+def rank_rows(rows: list[Row], order: str, top_n: int) -> tuple[Row, ...]:
+    """Rank by count (`order`), ties by value ascending, and keep the first `top_n`.
+
+    The service may answer more values than asked (it keeps top values per internal bucket) and
+    several type tags in one group, so the client ranks and trims itself.
+    """
+    sign = -1 if order == "desc" else 1
+    ranked = sorted(rows, key=lambda r: (sign * r.count, _tie_key(r)))
+    return tuple(ranked[:top_n])
+
+
+def in_range_order(rows: Sequence[Row]) -> list[Row]:
+    """Rows of NUMBER and DATE ranges in range order (for histograms); others as ranked."""
+    if rows and all(range_bounds(r.value) for r in rows if r.type in ("NUMBER", "DATE")):
+        ranges = [r for r in rows if r.type in ("NUMBER", "DATE")]
+        others = [r for r in rows if r.type not in ("NUMBER", "DATE")]
+        return sorted(ranges, key=lambda r: range_bounds(r.value) or (0.0, 0.0)) + others
+    return list(rows)
+
+
+class _Answers:
+    """Reads the bodies a plan's requests were answered with, by what they serve."""
+
+    def __init__(self, plan: Plan, bodies: Mapping[str, Mapping[str, Any]]) -> None:
+        self._index: dict[tuple[str, str, str, str | None], tuple[Request, Serves]] = {}
+        for request in plan.requests:
+            for serves in request.serves:
+                self._index[(serves.query_id, serves.role, serves.measure, serves.group)] = (
+                    request,
+                    serves,
+                )
+        self._bodies = bodies
+
+    def body(
+        self, query_id: str, role: str, measure: str, group: str | None = None
+    ) -> tuple[Request, Serves, Mapping[str, Any]] | None:
+        found = self._index.get((query_id, role, measure, group))
+        if found is None:
+            return None
+        request, serves = found
+        body = self._bodies.get(request.key)
+        return None if body is None else (request, serves, body)
+
+
+def _count(value: Any, query_id: str, what: str) -> int:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = float(value)
+        if number != int(number):
+            return round(number)
+        return int(number)
+    except (TypeError, ValueError, OverflowError):
+        raise QueryFailed(
+            f"query {query_id!r}: the source answered {what} with {str(value)[:60]!r}, not a count"
+        ) from None
+
+
+def _top_rows(answer: Mapping[str, Any], request_key: str, query_id: str) -> list[Row]:
+    by_type = answer.get(request_key) or {}
+    if not isinstance(by_type, Mapping):
+        raise QueryFailed(f"query {query_id!r}: group {request_key!r} is not a map of types")
+    rows: list[Row] = []
+    for type_tag, values in by_type.items():
+        if not isinstance(values, Mapping):
+            continue
+        for value, count in values.items():
+            rows.append(Row(str(type_tag), str(value), _count(count, query_id, f"{value!r}")))
+    return rows
+
+
+def _top_groups(query: Query, answers: _Answers) -> tuple[GroupTable, ...]:
+    tables = []
+    for group in query.groups:
+        rows: list[Row] = []
+        current = answers.body(query.id, "current", "top", group.key)
+        if current:
+            _, serves, body = current
+            rows = _top_rows(body, serves.request_key or group.key, query.id)
+        ranked = rank_rows(rows, group.order, group.top_n)
+        previous = answers.body(query.id, "previous", "top", group.key)
+        if previous:
+            _, serves, body = previous
+            before = {
+                (r.type, r.value): r.count
+                for r in _top_rows(body, serves.request_key or group.key, query.id)
+            }
+            ranked = tuple(
+                Row(r.type, r.value, r.count, before.get((r.type, r.value))) for r in ranked
+            )
+        tables.append(
+            GroupTable(group.key, group.name, group.property_type, group.top_n, group.order, ranked)
+        )
+    return tuple(tables)
+
+
+def _scalar(answers: _Answers, query_id: str, role: str, measure: str) -> int | None:
+    found = answers.body(query_id, role, measure)
+    if found is None:
+        return None
+    return _count(found[2].get("count"), query_id, "count")
+
+
+def _trend(answers: _Answers, query: Query) -> tuple[TrendPoint, ...]:
+    def series(role: str) -> list[tuple[str, int]]:
+        found = answers.body(query.id, role, "trend", query.granularity)
+        if found is None:
+            return []
+        _, serves, body = found
+        points = body.get(serves.request_key or query.granularity) or {}
+        if not isinstance(points, Mapping):
+            raise QueryFailed(f"query {query.id!r}: the trend answer is not a map of periods")
+        return sorted(
+            (str(period), _count(count, query.id, f"period {period}"))
+            for period, count in points.items()
+        )
+
+    current, previous = series("current"), series("previous")
+    # Periods of the compare window differ by date: match them by position.
+    return tuple(
+        TrendPoint(period, count, previous[i][1] if i < len(previous) else None)
+        for i, (period, count) in enumerate(current)
+    )
+
+
+def _query_result(query: Query, plan: Plan, answers: _Answers) -> QueryResult:
+    windows = plan.window_of(query.id)
+    result = QueryResult(
+        query_id=query.id,
+        title=query.title,
+        event=query.event,
+        kind=query.kind,
+        window=windows.current,
+        previous_window=windows.previous,
+        description=query.description,
+        total=_scalar(answers, query.id, "current", "total"),
+        previous_total=_scalar(answers, query.id, "previous", "total"),
+        chart=query.chart,
+    )
+    if query.kind == "top":
+        return replace(result, groups=_top_groups(query, answers))
+    if query.kind == "count":
+        return replace(
+            result,
+            unique=_scalar(answers, query.id, "current", "unique"),
+            previous_unique=_scalar(answers, query.id, "previous", "unique"),
+        )
+    return replace(result, granularity=query.granularity, trend=_trend(answers, query))
+
+
+def build_report_result(
+    plan: Plan,
+    bodies: Mapping[str, Mapping[str, Any]],
+    *,
+    source: str,
+    demo: bool,
+    generated_at: datetime,
+    version: str = "",
+) -> ReportResult:
+    """Every query's result from the success bodies of the plan's requests (by `Request.key`).
+
+    A query whose requests are not all answered in `bodies` (it failed) is left out.
+    """
+    report = plan.report
+    served = {s.query_id for r in plan.requests if r.key in bodies for s in r.serves}
+    needed: dict[str, set[str]] = {}
+    for request in plan.requests:
+        for serves in request.serves:
+            needed.setdefault(serves.query_id, set()).add(request.key)
+    answers = _Answers(plan, bodies)
+    queries = tuple(
+        _query_result(q, plan, answers)
+        for q in report.queries
+        if q.id in served and needed.get(q.id, set()) <= set(bodies)
+    )
+    return ReportResult(
+        report_id=report.id,
+        title=report.title,
+        description=report.description,
+        timezone=report.timezone,
+        as_of=plan.as_of,
+        generated_at=generated_at,
+        source=source,
+        demo=demo,
+        compare=report.compare,
+        queries=queries,
+        reportkit_version=version,
+    )

@@ -1,0 +1,194 @@
+"""A run: definitions -> plans -> answers -> results -> published reports, one outcome per report.
+
+This is the library behind `reportkit run`; it never prints. A failing query fails its own report
+(nothing is published for it) while the other reports of the run still complete.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reportkit.errors import ReportkitError
+from reportkit.execute import AnswerCache, Answers, Progress, execute, unique_requests
+from reportkit.model import Report
+from reportkit.plan import Plan, plan_requests
+from reportkit.results import ReportResult, build_report_result
+from reportkit.sources.base import Source
+from reportkit.windows import local_date
+
+if TYPE_CHECKING:
+    from reportkit.outputs import Manifest
+
+
+@dataclass(frozen=True, slots=True)
+class QueryFailure:
+    """A query that could not be answered: which, the request it needed, and the source's word."""
+
+    query_id: str
+    endpoint: str
+    body: str  # the request body as compact JSON
+    message: str
+
+    def __str__(self) -> str:
+        return f"query {self.query_id!r}: {self.message} (POST {self.endpoint} {self.body})"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOutcome:
+    """What became of one report in a run."""
+
+    report: Report
+    plan: Plan | None = None
+    result: ReportResult | None = None
+    failures: tuple[QueryFailure, ...] = ()
+    error: str | None = None  # a failure that is not a query's (window, render)
+    out_dir: Path | None = None
+    manifest: Manifest | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and self.error is None
+
+
+def default_as_of(report: Report, now: datetime | None = None) -> date:
+    """Today in the report's timezone."""
+    return local_date(now or datetime.now(UTC), report.timezone)
+
+
+def _failures(plan: Plan, answers: Answers) -> tuple[QueryFailure, ...]:
+    out: dict[str, QueryFailure] = {}
+    for request in plan.requests:
+        message = answers.failures.get(request.key)
+        if message is None:
+            continue
+        body = json.dumps(request.body, separators=(",", ":"), ensure_ascii=False)
+        for serves in request.serves:
+            out.setdefault(
+                serves.query_id, QueryFailure(serves.query_id, request.endpoint, body, message)
+            )
+    return tuple(out.values())
+
+
+def plan_reports(
+    reports: Sequence[Report], *, as_of: date | None = None, now: datetime | None = None
+) -> list[ReportOutcome]:
+    """Plan every report; one whose windows cannot be resolved carries its error instead."""
+    moment = now or datetime.now(UTC)
+    outcomes: list[ReportOutcome] = []
+    for report in reports:
+        try:
+            plan = plan_requests(report, as_of or default_as_of(report, moment))
+        except ReportkitError as exc:
+            outcomes.append(ReportOutcome(report, error=str(exc)))
+            continue
+        outcomes.append(ReportOutcome(report, plan=plan))
+    return outcomes
+
+
+def _cached_queries(plan: Plan, answers: Answers) -> list[str]:
+    return sorted(
+        q.id
+        for q in plan.report.queries
+        if all(
+            r.key in answers.cached
+            for r in plan.requests
+            if any(s.query_id == q.id for s in r.serves)
+        )
+    )
+
+
+def finish_reports(
+    planned: Sequence[ReportOutcome],
+    source: Source,
+    *,
+    out: Path,
+    formats: Sequence[str] | None = None,
+    cache: AnswerCache | None = None,
+    demo: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+    now: datetime | None = None,
+    max_workers: int = 6,
+) -> list[ReportOutcome]:
+    """Execute the planned reports' requests (each once) and publish every report that succeeded."""
+    from reportkit import __version__
+    from reportkit.outputs import publish_report
+
+    moment = now or datetime.now(UTC)
+    plans = [o.plan for o in planned if o.plan is not None]
+    answers = execute(
+        unique_requests(plans),
+        source,
+        cache=cache,
+        on_progress=on_progress,
+        max_workers=max_workers,
+    )
+    finished: list[ReportOutcome] = []
+    for outcome in planned:
+        plan = outcome.plan
+        if plan is None:
+            finished.append(outcome)
+            continue
+        failures = _failures(plan, answers)
+        if failures:
+            finished.append(ReportOutcome(outcome.report, plan, failures=failures))
+            continue
+        try:
+            result = build_report_result(
+                plan,
+                answers.bodies,
+                source=source.name,
+                demo=demo,
+                generated_at=moment,
+                version=__version__,
+            )
+            manifest = publish_report(
+                out,
+                result,
+                plan.report.output,
+                formats=formats or plan.report.output.formats,
+                cached=_cached_queries(plan, answers),
+            )
+        except ReportkitError as exc:
+            finished.append(ReportOutcome(outcome.report, plan, error=str(exc)))
+            continue
+        finished.append(
+            ReportOutcome(
+                outcome.report,
+                plan,
+                result=result,
+                out_dir=manifest.directory,
+                manifest=manifest,
+            )
+        )
+    return finished
+
+
+def run_reports(
+    reports: Sequence[Report],
+    source: Source,
+    *,
+    out: Path,
+    as_of: date | None = None,
+    formats: Sequence[str] | None = None,
+    cache: AnswerCache | None = None,
+    demo: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+    now: datetime | None = None,
+) -> list[ReportOutcome]:
+    """Run every report against `source` and publish each one that fully succeeded under `out`."""
+    planned = plan_reports(reports, as_of=as_of, now=now)
+    return finish_reports(
+        planned,
+        source,
+        out=out,
+        formats=formats,
+        cache=cache,
+        demo=demo,
+        on_progress=on_progress,
+        now=now,
+    )
