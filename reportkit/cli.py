@@ -382,7 +382,6 @@ def emulate(
 
     from reportkit.errors import InvalidInput
     from reportkit.sources.emulator import parse_faults, start_emulator
-    from reportkit.sources.local import LocalEngine
 
     try:
         fault_rates = parse_faults(faults)
@@ -395,6 +394,8 @@ def emulate(
     logger = logging.getLogger("reportkit.emulator")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    from reportkit.sources.local import LocalEngine
+
     engine = LocalEngine(db, read_only=True)
     try:
         emulator = start_emulator(
