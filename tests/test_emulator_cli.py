@@ -59,7 +59,9 @@ def test_emulate_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         answer = source.execute(Request("/1/counts/events.json", body))
         assert answer["status"] == "success" and answer["count"] > 0
         source.close()
-        assert requests.get(url + "/1/counts/events.json", timeout=5).status_code == 405
+        headers = {"X-CleverTap-Account-Id": "dev", "X-CleverTap-Passcode": "pw-cli-secret"}
+        response = requests.get(url + "/1/counts/events.json", headers=headers, timeout=5)
+        assert response.status_code == 405
     finally:
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=10)
