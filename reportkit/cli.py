@@ -286,7 +286,7 @@ def run(
     manifests = []
     for outcome in outcomes:
         if outcome.ok and outcome.manifest is not None:
-            manifests.append(outcome.manifest.to_json())
+            manifests.append(outcome.manifest.to_dict())
             if not as_json:
                 click.echo(f"ok      {outcome.report.id}  {outcome.out_dir}")
             continue
@@ -300,6 +300,155 @@ def run(
         click.echo(json.dumps(manifests, indent=2, ensure_ascii=False))
     if failed:
         sys.exit(1)
+
+
+@cli.command("demo")
+@click.option(
+    "--events",
+    type=click.IntRange(min=1),
+    default=300_000,
+    show_default=True,
+    help="About how many events to generate.",
+)
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False),
+    default=".reportkit/demo.duckdb",
+    show_default=True,
+    help="The store to (re)build.",
+)
+@click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same data.")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=400,
+    show_default=True,
+    help="How many days of data, ending yesterday.",
+)
+def demo_command(events: int, db: str, seed: int, days: int) -> None:
+    """Build the deterministic e-commerce demo store.
+
+    Same seed, same data on any machine; a given day's events depend only on the seed and the day.
+
+    \b
+    Example:
+      reportkit demo --events 1000000 --db .reportkit/demo.duckdb
+    """
+    from reportkit.sources.demo import build_demo
+
+    info = build_demo(db, events=events, seed=seed, days=days)
+    click.echo(
+        f"built {info.path}: {info.events} events, {info.profiles} profiles,"
+        f" {info.start.isoformat()} to {info.end.isoformat()} (seed {info.seed})"
+    )
+
+
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="The store to load into (created when missing).",
+)
+@click.option(
+    "--timezone",
+    default=None,
+    help="Timezone of YYYYMMDDHHMMSS timestamps (default: the store's; a new store"
+    " takes it as its timezone, else UTC).",
+)
+@click.option("--skip-invalid", is_flag=True, help="Load the good records, report the bad ones.")
+def import_command(
+    files: tuple[str, ...], db: str, timezone: str | None, skip_invalid: bool
+) -> None:
+    """Load JSON Lines, CSV or Parquet event files into a local store, all or nothing.
+
+    A bad record stops the import with FILE:LINE: reason and leaves the store unchanged, unless
+    --skip-invalid loads the rest.
+
+    \b
+    Example:
+      reportkit import events.jsonl --db events.duckdb --timezone Europe/Berlin
+    """
+    from pathlib import Path
+
+    from reportkit.importer import import_events
+
+    summary = import_events(
+        db, [Path(f) for f in files], timezone=timezone, skip_invalid=skip_invalid
+    )
+    click.echo(f"loaded {summary.loaded} events into {db}")
+    if summary.skipped:
+        click.echo(f"skipped {summary.skipped} invalid records:", err=True)
+        for reason in summary.reasons:
+            click.echo(f"  {reason}", err=True)
+
+
+@cli.command("render", context_settings=CONTEXT_SETTINGS)
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "formats",
+    default=None,
+    metavar="LIST",
+    help="Comma-separated formats: html,pdf,md (default: those the report was made with).",
+)
+@click.option(
+    "--template",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="A template folder that overrides the bundled templates file by file.",
+)
+@click.option("--paper", default="A4", show_default=True, help="PDF paper size (CSS page size).")
+@click.option(
+    "--orientation",
+    type=click.Choice(["portrait", "landscape"]),
+    default="portrait",
+    show_default=True,
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the new manifest as JSON.")
+def render_command(
+    folder: Path,
+    formats: str | None,
+    template: Path | None,
+    paper: str,
+    orientation: str,
+    as_json: bool,
+) -> None:
+    """Render a report folder again from its results.json, without querying.
+
+    FOLDER is OUT/<report id>/<date> as written by `reportkit run`. Handy while working on
+    templates: the files are replaced atomically, results.json is kept.
+
+    \b
+    Example:
+      reportkit render out/weekly-ecommerce/2026-11-29 --template my-templates --format pdf
+    """
+    import json as json_mod
+
+    from reportkit.model import OutputSpec
+    from reportkit.outputs import MANIFEST_FILE, rerender_report
+    from reportkit.render import FORMATS
+
+    wanted: tuple[str, ...]
+    parsed = _parse_formats(formats)
+    if parsed:
+        wanted = parsed
+    else:
+        wanted = FORMATS
+        try:
+            previous = json_mod.loads((folder / MANIFEST_FILE).read_text("utf-8"))
+            wanted = tuple(previous.get("formats") or FORMATS)
+        except (OSError, ValueError, AttributeError):
+            pass
+    output = OutputSpec(formats=wanted, template=template, paper=paper, orientation=orientation)  # type: ignore[arg-type]
+    manifest = rerender_report(folder, output, formats=wanted)
+    if as_json:
+        click.echo(manifest.to_json(), nl=False)
+    else:
+        click.echo(f"rendered {folder} ({', '.join(manifest.formats)})")
 
 
 @cli.command()

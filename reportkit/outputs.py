@@ -1,0 +1,455 @@
+"""Writing reports to disk: atomic files, atomic report folders, results.json and manifest.json.
+
+    out/<safe report id>/<window end YYYY-MM-DD>/
+        results.json   every query's windows and rows (`save_results` / `load_results`)
+        report.html, report.md (+ charts/*.png), report.pdf
+        manifest.json  files with sha256, as_of, source, version, which results came from cache
+
+A report folder is built in a hidden sibling (`.<date>.tmp-*`) and swapped into place only when
+everything in it was written, so a failed run leaves the previous report as it was and no
+half-written one. Paths stay inside the output root whatever a report id says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from reportkit.errors import RenderError
+from reportkit.model import OutputSpec
+from reportkit.results import GroupTable, QueryResult, ReportResult, Row, TrendPoint
+from reportkit.windows import DateRange
+
+RESULTS_FILE = "results.json"
+MANIFEST_FILE = "manifest.json"
+RESULTS_FORMAT = 1
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+# ---------------------------------------------------------------- atomic files and folders
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to a temporary file beside `path`, flush it to disk, then rename it over
+    `path`: readers see the old file or the new one, never half of one."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise RenderError(f"could not write {path}: {exc.strerror or exc}") from exc
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600 files; a report is an ordinary file
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise RenderError(f"could not write {path}: {exc.strerror or exc}") from exc
+        raise
+
+
+def safe_id(report_id: str) -> str:
+    """A report id as one safe path segment: separators and odd characters become `-`,
+    leading dots go (no `..`, no hidden folders)."""
+    cleaned = _UNSAFE.sub("-", report_id.replace("..", "-"))
+    cleaned = re.sub(r"-{2,}", "-", cleaned).strip("-").lstrip(".").strip("-")
+    if not cleaned:
+        raise RenderError(f"report id {report_id!r} gives no usable folder name")
+    return cleaned[:120]
+
+
+def _confined(root: Path, candidate: Path) -> Path:
+    """`candidate` if it lies inside `root` once every symlink is followed, else RenderError."""
+    real_root = root.resolve()
+    real = candidate.resolve()
+    if real != real_root and not real.is_relative_to(real_root):
+        raise RenderError(f"refusing to write {candidate}: it resolves outside {root}")
+    return candidate
+
+
+def report_dir(out_root: Path, report_id: str, window_end: date) -> Path:
+    """out_root/<safe id>/<YYYY-MM-DD>, guaranteed inside out_root (symlinks included)."""
+    out_root = Path(out_root)
+    folder = out_root / safe_id(report_id) / window_end.isoformat()
+    for level in (folder.parent, folder):
+        if level.is_symlink():
+            raise RenderError(f"refusing to write through the symlink {level}")
+    return _confined(out_root, folder)
+
+
+# ---------------------------------------------------------------------------- manifest
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestFile:
+    path: str  # relative to the report folder, forward slashes
+    sha256: str
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    report_id: str
+    title: str
+    as_of: date
+    window_end: date
+    generated_at: datetime
+    source: str
+    demo: bool
+    reportkit_version: str
+    formats: tuple[str, ...]
+    files: tuple[ManifestFile, ...]
+    cached: tuple[str, ...] = ()  # query ids whose results came from the cache
+    directory: Path | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "report_id": self.report_id,
+            "title": self.title,
+            "as_of": self.as_of.isoformat(),
+            "window_end": self.window_end.isoformat(),
+            "generated_at": self.generated_at.isoformat(),
+            "source": self.source,
+            "demo": self.demo,
+            "reportkit_version": self.reportkit_version,
+            "formats": list(self.formats),
+            "files": [{"path": f.path, "sha256": f.sha256, "bytes": f.bytes} for f in self.files],
+            "cached": list(self.cached),
+            "directory": str(self.directory) if self.directory else None,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        return cls(
+            report_id=data["report_id"],
+            title=data.get("title", ""),
+            as_of=date.fromisoformat(data["as_of"]),
+            window_end=date.fromisoformat(data["window_end"]),
+            generated_at=datetime.fromisoformat(data["generated_at"]),
+            source=data["source"],
+            demo=bool(data.get("demo", False)),
+            reportkit_version=data.get("reportkit_version", ""),
+            formats=tuple(data.get("formats", ())),
+            files=tuple(ManifestFile(f["path"], f["sha256"], f["bytes"]) for f in data["files"]),
+            cached=tuple(data.get("cached", ())),
+            directory=Path(data["directory"]) if data.get("directory") else None,
+        )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_manifest(
+    folder: Path,
+    result: ReportResult,
+    formats: Sequence[str],
+    *,
+    cached: Sequence[str] = (),
+    directory: Path | None = None,
+) -> Manifest:
+    files = tuple(
+        ManifestFile(p.relative_to(folder).as_posix(), _sha256(p), p.stat().st_size)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != MANIFEST_FILE and not p.name.startswith(".")
+    )
+    return Manifest(
+        report_id=result.report_id,
+        title=result.title,
+        as_of=result.as_of,
+        window_end=result.window_end,
+        generated_at=result.generated_at,
+        source=result.source,
+        demo=result.demo,
+        reportkit_version=result.reportkit_version or _version(),
+        formats=tuple(formats),
+        files=files,
+        cached=tuple(cached),
+        directory=directory,
+    )
+
+
+def _version() -> str:
+    from reportkit import __version__
+
+    return __version__
+
+
+# ---------------------------------------------------------------------------- publishing
+
+
+def publish_report(
+    out_root: Path,
+    result: ReportResult,
+    output: OutputSpec,
+    *,
+    formats: Sequence[str] | None = None,
+    cached: Sequence[str] = (),
+) -> Manifest:
+    """Stage results.json, the rendered files and manifest.json in a temporary sibling folder,
+    then swap it into `report_dir(...)`. On any error the previous report stays untouched."""
+    final = report_dir(out_root, result.report_id, result.window_end)
+    return publish_into(final, result, output, formats=formats, cached=cached)
+
+
+def rerender_report(
+    folder: Path, output: OutputSpec, *, formats: Sequence[str] | None = None
+) -> Manifest:
+    """Render a published report again from its results.json (no query runs), in place."""
+    folder = Path(folder)
+    results = folder / RESULTS_FILE
+    if not results.is_file():
+        raise RenderError(f"{folder} holds no {RESULTS_FILE}: is it a report folder?")
+    result = load_results(results)
+    cached: Sequence[str] = ()
+    manifest = folder / MANIFEST_FILE
+    if manifest.is_file():
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            cached = Manifest.from_dict(json.loads(manifest.read_text("utf-8"))).cached
+    return publish_into(folder, result, output, formats=formats, cached=cached)
+
+
+def publish_into(
+    final: Path,
+    result: ReportResult,
+    output: OutputSpec,
+    *,
+    formats: Sequence[str] | None = None,
+    cached: Sequence[str] = (),
+) -> Manifest:
+    from reportkit.render import normalize_formats, render_report
+
+    wanted = normalize_formats(formats if formats is not None else output.formats)
+    final = Path(final)
+    if final.is_symlink():
+        raise RenderError(f"refusing to replace the symlink {final}")
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    except OSError as exc:
+        raise RenderError(f"could not create {final.parent}: {exc.strerror or exc}") from exc
+    try:
+        save_results(result, staging / RESULTS_FILE)
+        render_report(result, output, staging, formats=wanted)
+        manifest = build_manifest(staging, result, wanted, cached=cached, directory=final)
+        write_atomic(staging / MANIFEST_FILE, manifest.to_json().encode("utf-8"))
+        _swap_into_place(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _swap_into_place(staging: Path, final: Path) -> None:
+    """Replace `final` by `staging`. The old folder is renamed aside first and removed only after
+    the new one is in place; if the second rename fails the old one is put back."""
+    os.chmod(staging, 0o755)  # mkdtemp makes 0700 folders; a report folder is an ordinary one
+    if not final.exists():
+        try:
+            os.replace(staging, final)
+        except OSError as exc:
+            raise RenderError(f"could not publish {final}: {exc.strerror or exc}") from exc
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+    aside.rmdir()
+    try:
+        os.replace(final, aside)
+    except OSError as exc:
+        raise RenderError(f"could not replace {final}: {exc.strerror or exc}") from exc
+    try:
+        os.replace(staging, final)
+    except OSError as exc:
+        os.replace(aside, final)
+        raise RenderError(f"could not publish {final}: {exc.strerror or exc}") from exc
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------- results.json
+
+
+def _window(window: DateRange | None) -> dict[str, str] | None:
+    if window is None:
+        return None
+    return {"from": window.start.isoformat(), "to": window.end.isoformat()}
+
+
+def _row(row: Row) -> dict[str, Any]:
+    data: dict[str, Any] = {"type": row.type, "value": row.value, "count": row.count}
+    if row.previous is not None:
+        data["previous"] = row.previous
+    return data
+
+
+def _point(point: TrendPoint) -> dict[str, Any]:
+    data: dict[str, Any] = {"period": point.period, "count": point.count}
+    if point.previous is not None:
+        data["previous"] = point.previous
+    return data
+
+
+def _query(query: QueryResult) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "title": query.title,
+        "event": query.event,
+        "kind": query.kind,
+        "description": query.description,
+        "from": query.window.start.isoformat(),
+        "to": query.window.end.isoformat(),
+        "compare": _window(query.previous_window),
+    }
+    if query.kind == "count":
+        data["count"] = query.total
+        data["previous_count"] = query.previous_total
+    else:
+        data["total"] = query.total
+        data["previous_total"] = query.previous_total
+    data["unique"] = query.unique
+    data["previous_unique"] = query.previous_unique
+    if query.groups:
+        data["groups"] = {
+            g.key: {
+                "name": g.name,
+                "property_type": g.property_type,
+                "top_n": g.top_n,
+                "order": g.order,
+                "rows": [_row(r) for r in g.rows],
+            }
+            for g in query.groups
+        }
+    if query.kind == "trend" or query.trend:
+        data["granularity"] = query.granularity
+        data["trend"] = [_point(p) for p in query.trend]
+    elif query.granularity is not None:
+        data["granularity"] = query.granularity
+    if query.chart is not None:
+        data["chart"] = query.chart
+    return data
+
+
+def results_to_dict(result: ReportResult) -> dict[str, Any]:
+    return {
+        "format": RESULTS_FORMAT,
+        "report": {
+            "id": result.report_id,
+            "title": result.title,
+            "description": result.description,
+            "timezone": result.timezone,
+            "as_of": result.as_of.isoformat(),
+            "generated_at": result.generated_at.isoformat(),
+            "source": result.source,
+            "demo": result.demo,
+            "compare": result.compare,
+            "reportkit_version": result.reportkit_version,
+        },
+        "queries": {q.query_id: _query(q) for q in result.queries},
+    }
+
+
+def _range(data: dict[str, str] | None) -> DateRange | None:
+    if data is None:
+        return None
+    return DateRange(date.fromisoformat(data["from"]), date.fromisoformat(data["to"]))
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _query_from(query_id: str, data: dict[str, Any]) -> QueryResult:
+    count_kind = data["kind"] == "count"
+    groups = tuple(
+        GroupTable(
+            key=key,
+            name=g["name"],
+            property_type=g["property_type"],
+            top_n=int(g["top_n"]),
+            order=g["order"],
+            rows=tuple(
+                Row(r["type"], str(r["value"]), int(r["count"]), _opt_int(r.get("previous")))
+                for r in g["rows"]
+            ),
+        )
+        for key, g in (data.get("groups") or {}).items()
+    )
+    return QueryResult(
+        query_id=query_id,
+        title=data["title"],
+        event=data["event"],
+        kind=data["kind"],
+        window=DateRange(date.fromisoformat(data["from"]), date.fromisoformat(data["to"])),
+        previous_window=_range(data.get("compare")),
+        description=data.get("description", ""),
+        groups=groups,
+        total=_opt_int(data.get("count") if count_kind else data.get("total")),
+        previous_total=_opt_int(
+            data.get("previous_count") if count_kind else data.get("previous_total")
+        ),
+        unique=_opt_int(data.get("unique")),
+        previous_unique=_opt_int(data.get("previous_unique")),
+        granularity=data.get("granularity"),
+        trend=tuple(
+            TrendPoint(str(p["period"]), int(p["count"]), _opt_int(p.get("previous")))
+            for p in data.get("trend") or ()
+        ),
+        chart=data.get("chart"),
+    )
+
+
+def results_from_dict(data: dict[str, Any]) -> ReportResult:
+    if data.get("format") != RESULTS_FORMAT:
+        raise RenderError(
+            f"results.json has format {data.get('format')!r}, expected {RESULTS_FORMAT}"
+        )
+    report = data["report"]
+    return ReportResult(
+        report_id=report["id"],
+        title=report["title"],
+        description=report.get("description", ""),
+        timezone=report["timezone"],
+        as_of=date.fromisoformat(report["as_of"]),
+        generated_at=datetime.fromisoformat(report["generated_at"]),
+        source=report["source"],
+        demo=bool(report["demo"]),
+        compare=report.get("compare"),
+        queries=tuple(_query_from(qid, q) for qid, q in data["queries"].items()),
+        reportkit_version=report.get("reportkit_version", ""),
+    )
+
+
+def save_results(result: ReportResult, path: Path) -> None:
+    text = json.dumps(results_to_dict(result), indent=2, ensure_ascii=False) + "\n"
+    write_atomic(Path(path), text.encode("utf-8"))
+
+
+def load_results(path: Path) -> ReportResult:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        return results_from_dict(data)
+    except RenderError:
+        raise
+    except OSError as exc:
+        raise RenderError(f"could not read {path}: {exc.strerror or exc}") from exc
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RenderError(f"{path} is not a reportkit results.json: {exc!r}") from exc

@@ -1,0 +1,349 @@
+"""Charts: Vega-Lite specs built in Python, rendered to SVG (HTML, PDF) and PNG (Markdown).
+
+vl-convert runs Vega-Lite in an embedded engine, so no JavaScript runs at view time and the PDF
+shows exactly what the HTML shows. Specs are plain dicts built from the view model; a query's
+`chart:` override (mark, color, colors, vega_lite fragment) is applied last. External data is
+refused: the renderer gets no allowed base URLs, so a fragment cannot make it read a file or
+reach the network.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reportkit.errors import RenderError
+from reportkit.render.view import GroupView, QueryView, ReportView
+
+SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
+FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
+PRIMARY = "#2f5d8a"
+PREVIOUS = "#9aa9b8"
+NOT_SET = "#b9c3cd"
+INK = "#334155"
+GRID = "#e5e9ef"
+WIDTH = 560
+MAX_BARS = 25  # a chart shows the first rows; the table always shows them all
+
+_CONFIG: dict[str, Any] = {
+    "font": FONT,
+    "background": "white",
+    "padding": {"left": 4, "right": 12, "top": 6, "bottom": 4},
+    "view": {"stroke": None},
+    "axis": {
+        "labelColor": INK,
+        "titleColor": INK,
+        "labelFontSize": 11,
+        "titleFontSize": 11,
+        "titleFontWeight": "normal",
+        "gridColor": GRID,
+        "domainColor": "#cbd5e1",
+        "tickColor": "#cbd5e1",
+        "labelLimit": 220,
+    },
+    "legend": {"labelColor": INK, "titleColor": INK, "labelFontSize": 11, "orient": "top"},
+    "bar": {"color": PRIMARY},
+    "line": {"color": PRIMARY, "strokeWidth": 2},
+    "point": {"color": PRIMARY},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """One chart of a report: its id (file name for the PNG) and its Vega-Lite spec."""
+
+    chart_id: str
+    title: str
+    spec: dict[str, Any]
+
+
+def _base(values: list[dict[str, Any]], height: int) -> dict[str, Any]:
+    return {
+        "$schema": SCHEMA,
+        "data": {"values": values},
+        "width": WIDTH,
+        "height": height,
+        "config": copy.deepcopy(_CONFIG),
+    }
+
+
+def _count_axis(title: str = "Count") -> dict[str, Any]:
+    return {"title": title, "format": ",d", "tickMinStep": 1}
+
+
+def ranked_bar_spec(group: GroupView, compare: bool) -> dict[str, Any]:
+    """Horizontal bars in ranked order, the previous period as a tick."""
+    rows = group.rows[:MAX_BARS]
+    values = [
+        {
+            "rank": index,
+            "label": row.label,
+            "count": row.count,
+            "previous": row.previous,
+            "not_set": row.not_set,
+        }
+        for index, row in enumerate(rows)
+    ]
+    y = {
+        "field": "label",
+        "type": "nominal",
+        "sort": {"field": "rank", "order": "ascending"},
+        "title": None,
+        "axis": {"ticks": False, "domain": False, "labelPadding": 6},
+    }
+    bar: dict[str, Any] = {
+        "mark": {"type": "bar", "cornerRadiusEnd": 2, "height": {"band": 0.72}},
+        "encoding": {
+            "y": y,
+            "x": {"field": "count", "type": "quantitative", "axis": _count_axis()},
+            "color": {
+                "condition": {"test": "datum.not_set", "value": NOT_SET},
+                "value": PRIMARY,
+            },
+            "tooltip": [{"field": "label"}, {"field": "count", "format": ","}],
+        },
+    }
+    spec = _base(values, height=max(60, 20 * len(values)))
+    layers = [bar]
+    if compare and any(row.previous is not None for row in rows):
+        layers.append(
+            {
+                "mark": {"type": "tick", "color": INK, "thickness": 2, "bandSize": 14},
+                "encoding": {"y": y, "x": {"field": "previous", "type": "quantitative"}},
+            }
+        )
+    spec["layer"] = layers
+    return spec
+
+
+def histogram_spec(group: GroupView, compare: bool) -> dict[str, Any]:
+    """Vertical bars in range order (NUMBER / DATE buckets)."""
+    rows = group.rows
+    values = [
+        {"order": i, "label": row.label, "count": row.count, "previous": row.previous}
+        for i, row in enumerate(rows)
+    ]
+    x = {
+        "field": "label",
+        "type": "ordinal",
+        "sort": {"field": "order", "order": "ascending"},
+        "title": group.name,
+        "axis": {"labelAngle": -40 if len(rows) > 8 else 0, "labelLimit": 160},
+    }
+    bar: dict[str, Any] = {
+        "mark": {"type": "bar", "cornerRadiusEnd": 2, "width": {"band": 0.86}},
+        "encoding": {
+            "x": x,
+            "y": {"field": "count", "type": "quantitative", "axis": _count_axis()},
+            "color": {"value": PRIMARY},
+        },
+    }
+    spec = _base(values, height=170)
+    layers = [bar]
+    if compare and any(row.previous is not None for row in rows):
+        layers.append(
+            {
+                "mark": {"type": "tick", "color": INK, "thickness": 2},
+                "encoding": {"x": x, "y": {"field": "previous", "type": "quantitative"}},
+            }
+        )
+    spec["layer"] = layers
+    return spec
+
+
+def trend_spec(query: QueryView) -> dict[str, Any]:
+    """A line over the periods; the compare window's matching periods dashed in grey."""
+    temporal = query.granularity in (None, "daily") and all(
+        len(p.period) == 8 and p.period.isdigit() for p in query.points
+    )
+    values: list[dict[str, Any]] = []
+    for order, point in enumerate(query.points):
+        x = (
+            f"{point.period[:4]}-{point.period[4:6]}-{point.period[6:]}"
+            if temporal
+            else point.label
+        )
+        values.append({"order": order, "x": x, "count": point.count, "series": "This period"})
+        if point.previous is not None:
+            values.append(
+                {"order": order, "x": x, "count": point.previous, "series": "Previous period"}
+            )
+    x_enc: dict[str, Any]
+    if temporal:
+        x_enc = {
+            "field": "x",
+            "type": "temporal",
+            "title": None,
+            "scale": {"padding": 18},
+            "axis": {
+                "format": "%d %b",
+                "labelAngle": 0,
+                "grid": False,
+                "labelOverlap": "greedy",
+                "tickCount": {"interval": "day", "step": max(1, len(query.points) // 10)},
+            },
+        }
+    else:
+        x_enc = {
+            "field": "x",
+            "type": "ordinal",
+            "sort": {"field": "order", "order": "ascending"},
+            "title": None,
+            "axis": {"labelAngle": -40 if len(query.points) > 8 else 0},
+        }
+    has_previous = any(p.previous is not None for p in query.points)
+    color: dict[str, Any] = {"value": PRIMARY}
+    if has_previous:
+        color = {
+            "field": "series",
+            "type": "nominal",
+            "title": None,
+            "scale": {
+                "domain": ["This period", "Previous period"],
+                "range": [PRIMARY, PREVIOUS],
+            },
+        }
+    line: dict[str, Any] = {
+        "mark": {"type": "line", "point": {"size": 28, "filled": True}, "strokeWidth": 2},
+        "encoding": {
+            "x": x_enc,
+            "y": {"field": "count", "type": "quantitative", "axis": _count_axis()},
+            "color": color,
+        },
+    }
+    if has_previous:
+        line["encoding"]["strokeDash"] = {
+            "field": "series",
+            "type": "nominal",
+            "title": None,
+            "scale": {"domain": ["This period", "Previous period"], "range": [[1, 0], [5, 3]]},
+        }
+    spec = _base(values, height=200)
+    spec["layer"] = [line]
+    return spec
+
+
+def deep_merge(base: dict[str, Any], fragment: Mapping[str, Any]) -> dict[str, Any]:
+    """Objects merged key by key, everything else replaced; `base` is not modified."""
+    merged = copy.deepcopy(base)
+    for key, value in fragment.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def apply_override(spec: dict[str, Any], override: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A query's `chart:` settings: `mark`, `color`, `colors` (a list), `vega_lite` (a fragment)."""
+    if not override:
+        return spec
+    spec = copy.deepcopy(spec)
+    main = spec["layer"][0] if "layer" in spec else spec
+    mark = override.get("mark")
+    if isinstance(mark, str):
+        kept = {k: v for k, v in main["mark"].items() if k in ("point",) and mark == "line"}
+        main["mark"] = {"type": mark, **kept}
+        if mark in ("line", "area") and "color" in main["encoding"]:
+            main["encoding"]["color"].pop("condition", None)
+    color = override.get("color")
+    colors = override.get("colors")
+    if isinstance(color, str):
+        encoding_color = main["encoding"].get("color", {})
+        if "scale" in encoding_color:
+            encoding_color["scale"]["range"][0] = color
+        else:
+            main["encoding"]["color"] = {**encoding_color, "value": color}
+    if isinstance(colors, list) and colors:
+        encoding_color = main["encoding"].get("color", {})
+        if "scale" in encoding_color:
+            encoding_color["scale"]["range"] = list(colors)
+        else:
+            main["encoding"]["color"] = {**encoding_color, "value": colors[0]}
+    fragment = override.get("vega_lite")
+    if isinstance(fragment, Mapping):
+        spec = deep_merge(spec, _without_data(fragment))
+    return spec
+
+
+def _without_data(fragment: Mapping[str, Any]) -> dict[str, Any]:
+    """A fragment styles the chart; it cannot swap the data (no `data`, `datasets` anywhere)."""
+    clean: dict[str, Any] = {}
+    for key, value in fragment.items():
+        if key in ("data", "datasets"):
+            continue
+        if isinstance(value, Mapping):
+            clean[key] = _without_data(value)
+        elif isinstance(value, list):
+            clean[key] = [_without_data(v) if isinstance(v, Mapping) else v for v in value]
+        else:
+            clean[key] = value
+    return clean
+
+
+def build_charts(view: ReportView) -> list[Chart]:
+    """Every chart of the report, in page order."""
+    charts: list[Chart] = []
+    for query in view.queries:
+        if not query.show_chart:
+            continue
+        if query.kind == "top":
+            for group in query.groups:
+                if not group.rows:
+                    continue
+                spec = (
+                    histogram_spec(group, query.compare)
+                    if group.histogram
+                    else ranked_bar_spec(group, query.compare)
+                )
+                charts.append(
+                    Chart(
+                        group.chart_id,
+                        f"{query.title}: {group.name}",
+                        apply_override(spec, query.chart),
+                    )
+                )
+        elif query.kind == "trend" and query.points:
+            charts.append(
+                Chart(query.chart_id, query.title, apply_override(trend_spec(query), query.chart))
+            )
+    return charts
+
+
+def render_svg(chart: Chart) -> str:
+    import vl_convert as vlc  # heavy: starts an embedded JavaScript engine
+
+    try:
+        svg: str = vlc.vegalite_to_svg(chart.spec, allowed_base_urls=[])
+    except Exception as exc:  # vl-convert raises ValueError and friends
+        raise RenderError(
+            f"chart {chart.chart_id!r} could not be drawn: {_first_line(exc)}"
+        ) from exc
+    return svg
+
+
+def render_png(chart: Chart, svg: str | None = None, scale: float = 2.0) -> bytes:
+    """PNG for Markdown; from the SVG when we already have it (cheaper than a second compile)."""
+    import vl_convert as vlc
+
+    try:
+        if svg is not None:
+            png: bytes = vlc.svg_to_png(svg, scale=scale)
+        else:
+            png = vlc.vegalite_to_png(chart.spec, scale=scale, allowed_base_urls=[])
+    except Exception as exc:
+        raise RenderError(
+            f"chart {chart.chart_id!r} could not be drawn: {_first_line(exc)}"
+        ) from exc
+    return png
+
+
+def render_svgs(charts: Iterable[Chart]) -> dict[str, str]:
+    return {chart.chart_id: render_svg(chart) for chart in charts}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

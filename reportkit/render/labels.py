@@ -1,0 +1,185 @@
+"""How values read on the page: numbers, shares, changes, bucket and period labels.
+
+Pure functions over plain values, shared by the Jinja filters, the chart data and the tests.
+No Jinja, no I/O: `environment.py` registers these as filters.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from reportkit.results import NOT_SET
+from reportkit.windows import DateRange
+
+NOT_SET_LABEL = "(not set)"
+BUCKET_TYPES = frozenset({"NUMBER", "DATE"})
+
+_RANGE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)\s*$")
+_DASH = "\u2013"  # en dash between the ends of a range
+_MINUS = "\u2212"
+
+
+def format_number(value: float | int | None, digits: int = 0) -> str:
+    """`1234567` -> `1,234,567`; None -> empty."""
+    if value is None:
+        return ""
+    if digits == 0 and float(value).is_integer():
+        text = f"{int(value):,}"
+    else:
+        text = f"{value:,.{digits}f}"
+    return text.replace("-", _MINUS) if text.startswith("-") else text
+
+
+def format_percent(value: float | None, digits: int = 1) -> str:
+    """`12.345` (already a percentage) -> `12.3%`; None -> empty."""
+    if value is None:
+        return ""
+    return format_number(value, digits) + "%"
+
+
+def format_delta(value: float | int | None, digits: int = 0, suffix: str = "") -> str:
+    """A signed change: `+1,204`, `−87`, `0`; None -> empty."""
+    if value is None:
+        return ""
+    if value == 0:
+        return format_number(0, digits) + suffix
+    sign = "+" if value > 0 else _MINUS
+    return sign + format_number(abs(value), digits) + suffix
+
+
+def format_daterange(window: DateRange | None) -> str:
+    """`2026-11-24 – 2026-11-30`, or one date for a one-day window."""
+    if window is None:
+        return ""
+    if window.start == window.end:
+        return window.start.isoformat()
+    return f"{window.start.isoformat()} {_DASH} {window.end.isoformat()}"
+
+
+def change(count: int | None, previous: int | None) -> int | None:
+    if count is None or previous is None:
+        return None
+    return count - previous
+
+
+def percent_change(count: int | None, previous: int | None) -> float | None:
+    """% change against the previous count; None when there is nothing to compare with."""
+    if count is None or not previous:
+        return None
+    return (count - previous) / previous * 100.0
+
+
+def share(count: int, total: int | None) -> float | None:
+    if not total:
+        return None
+    return count / total * 100.0
+
+
+def parse_range(value: str) -> tuple[float, float] | None:
+    """`"100-200"` -> (100.0, 200.0); anything else -> None."""
+    match = _RANGE.match(value)
+    if match is None or value == NOT_SET:
+        return None
+    return float(match.group(1)), float(match.group(2))
+
+
+def bucket_sort_key(row_type: str, value: str) -> tuple[int, float, str]:
+    """Range order by the low end; values that are not ranges (and "(not set)") go last."""
+    bounds = parse_range(value) if row_type.upper() in BUCKET_TYPES else None
+    if bounds is None:
+        return (1, 0.0, value)
+    return (0, bounds[0], value)
+
+
+def _zone(timezone: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _epoch_day(seconds: float, timezone: str) -> date:
+    zone = _zone(timezone)
+    moment = datetime.fromtimestamp(seconds, tz=UTC)
+    return (moment.astimezone(zone) if zone else moment).date()
+
+
+def _trim_number(number: float) -> str:
+    return format_number(number, 0 if number.is_integer() else 2)
+
+
+def value_label(value: str, row_type: str = "STR", timezone: str = "UTC") -> str:
+    """The label a reader sees for a value as the service answered it.
+
+    `"-1"` is "(not set)"; a NUMBER range `"0-100"` reads `0–100`; a DATE range of epoch seconds
+    reads as local dates (the upper end exclusive when it falls on a midnight).
+    """
+    if value == NOT_SET:
+        return NOT_SET_LABEL
+    kind = row_type.upper()
+    if kind in BUCKET_TYPES:
+        bounds = parse_range(value)
+        if bounds is None:
+            return value
+        low, high = bounds
+        if kind == "NUMBER":
+            return f"{_trim_number(low)}{_DASH}{_trim_number(high)}"
+        try:
+            first = _epoch_day(low, timezone)
+            last = _epoch_day(max(low, high - 1), timezone)
+        except (OverflowError, OSError, ValueError):
+            return value
+        if first == last:
+            return first.isoformat()
+        return f"{first.isoformat()} {_DASH} {last.isoformat()}"
+    return value
+
+
+def period_date(period: str) -> date | None:
+    """`"20261124"` -> date(2026, 11, 24); other shapes -> None."""
+    if len(period) == 8 and period.isdigit():
+        try:
+            return date(int(period[:4]), int(period[4:6]), int(period[6:]))
+        except ValueError:
+            return None
+    return None
+
+
+def period_label(period: str, granularity: str | None = None) -> str:
+    """Trend keys as read: daily `20261124` -> `2026-11-24`, weekly -> `week of 2026-11-23`,
+    monthly `202611` -> `Nov 2026`; anything else as answered."""
+    day = period_date(period)
+    if day is not None:
+        if granularity == "weekly":
+            return f"week of {day.isoformat()}"
+        if granularity == "monthly":
+            return day.strftime("%b %Y")
+        return day.isoformat()
+    if len(period) == 6 and period.isdigit() and 1 <= int(period[4:]) <= 12:
+        return date(int(period[:4]), int(period[4:]), 1).strftime("%b %Y")
+    return period
+
+
+def window_days_label(window: DateRange) -> str:
+    days = window.days
+    return "1 day" if days == 1 else f"{days} days"
+
+
+__all__ = [
+    "NOT_SET_LABEL",
+    "bucket_sort_key",
+    "change",
+    "format_daterange",
+    "format_delta",
+    "format_number",
+    "format_percent",
+    "parse_range",
+    "percent_change",
+    "period_date",
+    "period_label",
+    "share",
+    "value_label",
+    "window_days_label",
+]

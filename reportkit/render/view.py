@@ -1,0 +1,253 @@
+"""ReportResult -> what the templates and charts show: labelled, ordered, with shares and changes.
+
+The one place that decides row order (ranked, or range order for NUMBER/DATE buckets), labels
+("-1" is "(not set)"), shares of the event's total and changes against the compare window, so the
+HTML, the Markdown and the charts can never disagree. Pure: no Jinja, no charts, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from reportkit.render import labels
+from reportkit.results import NOT_SET, GroupTable, QueryResult, ReportResult
+from reportkit.windows import DateRange
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def slug(text: str) -> str:
+    """A file- and anchor-safe name: `"Top products / week"` -> `Top-products-week`."""
+    cleaned = _UNSAFE.sub("-", text).strip(".-")
+    return cleaned or "item"
+
+
+@dataclass(frozen=True, slots=True)
+class RowView:
+    label: str
+    value: str
+    type: str
+    count: int
+    share: float | None
+    previous: int | None
+    change: int | None
+    pct_change: float | None
+    not_set: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    key: str
+    name: str
+    property_type: str
+    top_n: int
+    histogram: bool  # NUMBER / DATE buckets, shown in range order
+    rows: tuple[RowView, ...]
+    chart_id: str
+
+    @property
+    def max_count(self) -> int:
+        return max((row.count for row in self.rows), default=0)
+
+
+@dataclass(frozen=True, slots=True)
+class PointView:
+    period: str
+    label: str
+    count: int
+    previous: int | None
+    change: int | None
+    pct_change: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryView:
+    id: str
+    anchor: str
+    title: str
+    description: str
+    kind: str
+    event: str
+    window: DateRange
+    previous_window: DateRange | None
+    compare: bool  # show previous / change columns
+    groups: tuple[GroupView, ...]
+    total: int | None
+    previous_total: int | None
+    total_change: int | None
+    total_pct_change: float | None
+    unique: int | None
+    previous_unique: int | None
+    unique_change: int | None
+    unique_pct_change: float | None
+    granularity: str | None
+    points: tuple[PointView, ...]
+    chart_id: str
+    chart: dict[str, Any] | None
+
+    @property
+    def show_chart(self) -> bool:
+        return not (self.chart and self.chart.get("show") is False)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportView:
+    result: ReportResult
+    queries: tuple[QueryView, ...]
+
+    @property
+    def compare(self) -> bool:
+        return any(q.compare for q in self.queries)
+
+
+def _group_view(query: QueryResult, group: GroupTable, compare: bool, timezone: str) -> GroupView:
+    histogram = group.property_type.upper() in labels.BUCKET_TYPES or (
+        bool(group.rows) and all(row.type.upper() in labels.BUCKET_TYPES for row in group.rows)
+    )
+    rows = list(group.rows)
+    if histogram:
+        rows.sort(key=lambda row: labels.bucket_sort_key(row.type, row.value))
+    views = tuple(
+        RowView(
+            label=labels.value_label(row.value, row.type, timezone),
+            value=row.value,
+            type=row.type,
+            count=row.count,
+            share=labels.share(row.count, query.total),
+            previous=row.previous if compare else None,
+            change=labels.change(row.count, row.previous) if compare else None,
+            pct_change=labels.percent_change(row.count, row.previous) if compare else None,
+            not_set=row.value == NOT_SET,
+        )
+        for row in rows
+    )
+    return GroupView(
+        key=group.key,
+        name=group.name,
+        property_type=group.property_type,
+        top_n=group.top_n,
+        histogram=histogram,
+        rows=views,
+        chart_id=slug(f"{query.query_id}-{group.key}"),
+    )
+
+
+def _query_compare(query: QueryResult) -> bool:
+    if query.previous_window is not None:
+        return True
+    if query.previous_total is not None or query.previous_unique is not None:
+        return True
+    if any(point.previous is not None for point in query.trend):
+        return True
+    return any(row.previous is not None for group in query.groups for row in group.rows)
+
+
+def build_query_view(query: QueryResult, timezone: str = "UTC") -> QueryView:
+    compare = _query_compare(query)
+    return QueryView(
+        id=query.query_id,
+        anchor=slug(f"q-{query.query_id}"),
+        title=query.title or query.query_id,
+        description=query.description,
+        kind=query.kind,
+        event=query.event,
+        window=query.window,
+        previous_window=query.previous_window,
+        compare=compare,
+        groups=tuple(_group_view(query, g, compare, timezone) for g in query.groups),
+        total=query.total,
+        previous_total=query.previous_total,
+        total_change=labels.change(query.total, query.previous_total),
+        total_pct_change=labels.percent_change(query.total, query.previous_total),
+        unique=query.unique,
+        previous_unique=query.previous_unique,
+        unique_change=labels.change(query.unique, query.previous_unique),
+        unique_pct_change=labels.percent_change(query.unique, query.previous_unique),
+        granularity=query.granularity,
+        points=tuple(
+            PointView(
+                period=p.period,
+                label=labels.period_label(p.period, query.granularity),
+                count=p.count,
+                previous=p.previous,
+                change=labels.change(p.count, p.previous),
+                pct_change=labels.percent_change(p.count, p.previous),
+            )
+            for p in query.trend
+        ),
+        chart_id=slug(query.query_id),
+        chart=query.chart,
+    )
+
+
+def _unique_ids(queries: list[QueryView]) -> list[QueryView]:
+    """Chart ids name PNG files and anchors: make them distinct even when slugs collide."""
+    seen: set[str] = set()
+
+    def claim(name: str) -> str:
+        candidate, n = name, 2
+        while candidate in seen:
+            candidate, n = f"{name}-{n}", n + 1
+        seen.add(candidate)
+        return candidate
+
+    fixed = []
+    for q in queries:
+        groups = tuple(replace(g, chart_id=claim(g.chart_id)) for g in q.groups)
+        fixed.append(replace(q, groups=groups, chart_id=claim(q.chart_id), anchor=claim(q.anchor)))
+    return fixed
+
+
+def build_report_view(result: ReportResult) -> ReportView:
+    queries = [build_query_view(q, result.timezone) for q in result.queries]
+    return ReportView(result=result, queries=tuple(_unique_ids(queries)))
+
+
+_PAPER = re.compile(
+    r"^(?:[A-Za-z][A-Za-z0-9-]{0,15}|\d+(?:\.\d+)?(?:mm|cm|in|pt|px)\s+\d+(?:\.\d+)?(?:mm|cm|in|pt|px))$"
+)
+
+
+def page_size(paper: str, orientation: str) -> str:
+    """The CSS `@page { size }` value for an OutputSpec: `A4`, `letter landscape`, `210mm 99mm`."""
+    paper = paper.strip()
+    if not _PAPER.match(paper):
+        raise ValueError(f"paper size {paper!r} is not a CSS page size such as A4 or 210mm 297mm")
+    if orientation not in ("portrait", "landscape"):
+        raise ValueError(f"orientation {orientation!r} is not portrait or landscape")
+    if " " in paper:  # explicit dimensions: orientation swaps them
+        width, height = paper.split()
+        return f"{height} {width}" if orientation == "landscape" else f"{width} {height}"
+    return f"{paper} {orientation}"
+
+
+def _span(windows: list[DateRange]) -> DateRange | None:
+    if not windows:
+        return None
+    return DateRange(min(w.start for w in windows), max(w.end for w in windows))
+
+
+def format_generated(moment: datetime) -> str:
+    text = moment.strftime("%Y-%m-%d %H:%M")
+    zone = moment.tzname()
+    return f"{text} {zone}" if zone else text
+
+
+def template_context(view: ReportView) -> dict[str, Any]:
+    """The names every report template sees (besides `charts` and `page_size`)."""
+    result = view.result
+    previous = [q.previous_window for q in view.queries if q.previous_window is not None]
+    generated = format_generated(result.generated_at)
+    return {
+        "report": result,
+        "view": view,
+        "queries": view.queries,
+        "demo": result.demo,
+        "window": _span([q.window for q in view.queries]),
+        "compare_window": _span(previous),
+        "generated": generated,
+        "footer_note": f"{result.title} · as of {result.as_of.isoformat()}",
+    }

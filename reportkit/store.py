@@ -1,0 +1,236 @@
+"""The DuckDB event store: its layout, how it is opened or created, and its catalog.
+
+Properties are schemaless, yet queries must run at the speed of a typed column. So the store is a
+*wide* layout: every (property type, name, value type) gets its own typed column, added on demand
+with ``ALTER TABLE ADD COLUMN`` and recorded in the ``props`` catalog.
+
+    meta(key, value)                     timezone, schema version, demo parameters
+    event_names(eid, name)               one small integer per event name
+    identities(pid, identity)            one small integer per profile identity
+    events(eid, day, ts, pid, hour, c1, c2, ...)
+        day  = local date in the store's timezone (what `from`/`to` compare with)
+        ts   = Unix epoch seconds, hour = local hour of day (session `time_of_day`)
+        cN   = event_properties and session_properties columns
+    profile_history(pid, ts, c1, ...)    every profile value ever seen, with its time
+    profiles(pid, c1, ...)               the latest known value of each profile column, per profile
+    props(scope, name, type, tbl, col)   catalog: scope is the API's property_type, type is
+                                         STR (VARCHAR), NUMBER (DOUBLE) or DATE (BIGINT epoch)
+
+Only this module and the modules that query the store import duckdb, and always inside functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reportkit.errors import SourceError
+
+if TYPE_CHECKING:
+    import duckdb
+
+SCHEMA_VERSION = "1"
+
+EVENT_SCOPES = ("event_properties", "session_properties")
+PROFILE_SCOPES = (
+    "profile_fields",
+    "demographics",
+    "technographics",
+    "geo_fields",
+    "app_fields",
+    "reachability",
+)
+SCOPES = EVENT_SCOPES + PROFILE_SCOPES
+SQL_TYPES = {"STR": "VARCHAR", "NUMBER": "DOUBLE", "DATE": "BIGINT"}
+
+# Profile fields whose property_type follows from their name (CleverTap's system fields);
+# any other profile field is a custom `profile_fields` entry.
+PROFILE_FIELD_SCOPES: dict[str, str] = {
+    **dict.fromkeys(
+        ["Name", "Email", "Phone", "Gender", "Age", "DOB", "Education", "Married", "Employed"],
+        "demographics",
+    ),
+    **dict.fromkeys(["Country", "Region", "City"], "geo_fields"),
+    **dict.fromkeys(
+        [
+            "platform",
+            "OS",
+            "OS Version",
+            "Device",
+            "Make",
+            "Model",
+            "Browser",
+            "App Version",
+            "SDK Version",
+            "Carrier",
+            "Radio",
+        ],
+        "technographics",
+    ),
+    **dict.fromkeys(["MSG-push", "MSG-email", "MSG-sms", "MSG-whatsapp"], "reachability"),
+}
+
+
+def scope_of_profile_field(name: str) -> str:
+    """The property_type a profile field answers under."""
+    return PROFILE_FIELD_SCOPES.get(name, "profile_fields")
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One typed column of the wide layout."""
+
+    scope: str
+    name: str
+    type: str  # STR | NUMBER | DATE
+    table: str  # events | profiles
+    col: str
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """What the store holds: its timezone, event names and property columns."""
+
+    timezone: str
+    events: dict[str, int]
+    columns: dict[tuple[str, str], tuple[Column, ...]]
+
+    def property_columns(self, scope: str, name: str) -> tuple[Column, ...]:
+        return self.columns.get((scope, name), ())
+
+
+def connect(path: str | Path = ":memory:", *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (creating when needed) a store; DuckDB's errors become SourceError."""
+    import duckdb
+
+    target = str(path)
+    try:
+        if target != ":memory:" and not read_only:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(target, read_only=read_only and target != ":memory:")
+    except duckdb.Error as exc:
+        raise SourceError(f"cannot open the event store {target}: {exc}") from exc
+    return con
+
+
+def is_initialized(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection, timezone: str = "UTC") -> None:
+    """Create the fixed part of the layout in an empty store (a no-op when it exists)."""
+    if is_initialized(con):
+        return
+    _check_timezone(con, timezone)
+    con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute("CREATE TABLE event_names (eid INTEGER PRIMARY KEY, name VARCHAR UNIQUE)")
+    con.execute("CREATE TABLE identities (pid INTEGER PRIMARY KEY, identity VARCHAR UNIQUE)")
+    con.execute("CREATE TABLE events (eid INTEGER, day DATE, ts BIGINT, pid INTEGER, hour TINYINT)")
+    con.execute("CREATE TABLE profile_history (pid INTEGER, ts BIGINT)")
+    con.execute("CREATE TABLE profiles (pid INTEGER)")
+    con.execute(
+        "CREATE TABLE props (scope VARCHAR, name VARCHAR, type VARCHAR, tbl VARCHAR,"
+        " col VARCHAR, PRIMARY KEY (scope, name, type))"
+    )
+    set_meta(con, "schema_version", SCHEMA_VERSION)
+    set_meta(con, "timezone", timezone)
+
+
+def _check_timezone(con: duckdb.DuckDBPyConnection, timezone: str) -> None:
+    import duckdb
+
+    try:
+        con.execute("SELECT timezone(?, TIMESTAMP '2000-01-01')", [timezone]).fetchone()
+    except duckdb.Error as exc:
+        from reportkit.errors import InvalidInput
+
+        raise InvalidInput(f"unknown timezone {timezone!r}") from exc
+
+
+def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+
+def get_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return None if row is None else str(row[0])
+
+
+def load_catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
+    """Read the catalog (an empty one for a store that was never written)."""
+    if not is_initialized(con):
+        return Catalog("UTC", {}, {})
+    timezone = get_meta(con, "timezone") or "UTC"
+    events = {
+        str(n): int(e) for e, n in con.execute("SELECT eid, name FROM event_names").fetchall()
+    }
+    columns: dict[tuple[str, str], list[Column]] = {}
+    rows = con.execute("SELECT scope, name, type, tbl, col FROM props ORDER BY col").fetchall()
+    for scope, name, typ, tbl, col in rows:
+        columns.setdefault((scope, name), []).append(Column(scope, name, typ, tbl, col))
+    return Catalog(timezone, events, {k: tuple(v) for k, v in columns.items()})
+
+
+def add_column(con: duckdb.DuckDBPyConnection, scope: str, name: str, typ: str) -> Column:
+    """The column for (scope, name, type), created on first use."""
+    row = con.execute(
+        "SELECT tbl, col FROM props WHERE scope = ? AND name = ? AND type = ?", [scope, name, typ]
+    ).fetchone()
+    if row is not None:
+        return Column(scope, name, typ, str(row[0]), str(row[1]))
+    seq = con.execute("SELECT count(*) FROM props").fetchone()
+    col = f"c{(seq[0] if seq else 0) + 1}_{typ.lower()}"
+    sql_type = SQL_TYPES[typ]
+    if scope in EVENT_SCOPES:
+        table = "events"
+        con.execute(f"ALTER TABLE events ADD COLUMN {col} {sql_type}")
+    else:
+        table = "profiles"
+        con.execute(f"ALTER TABLE profile_history ADD COLUMN {col} {sql_type}")
+        con.execute(f"ALTER TABLE profiles ADD COLUMN {col} {sql_type}")
+    con.execute("INSERT INTO props VALUES (?, ?, ?, ?, ?)", [scope, name, typ, table, col])
+    return Column(scope, name, typ, table, col)
+
+
+def ensure_event_names(con: duckdb.DuckDBPyConnection, relation: str) -> None:
+    """Give every event name in `relation` (a column `event_name`) an id."""
+    con.execute(
+        f"""INSERT INTO event_names
+        SELECT (SELECT coalesce(max(eid), 0) FROM event_names) + row_number() OVER (ORDER BY n), n
+        FROM (SELECT DISTINCT event_name AS n FROM {relation}) AS s
+        WHERE n NOT IN (SELECT name FROM event_names)"""
+    )
+
+
+def ensure_identities(con: duckdb.DuckDBPyConnection, relation: str) -> None:
+    """Give every identity in `relation` (a column `identity`) a profile id."""
+    con.execute(
+        f"""INSERT INTO identities
+        SELECT (SELECT coalesce(max(pid), 0) FROM identities) + row_number() OVER (ORDER BY i), i
+        FROM (SELECT DISTINCT identity AS i FROM {relation}) AS s
+        WHERE i NOT IN (SELECT identity FROM identities)"""
+    )
+
+
+def refresh_profiles(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild `profiles` from `profile_history`: each column's latest non-null value."""
+    cols = [
+        str(r[0])
+        for r in con.execute("SELECT col FROM props WHERE tbl = 'profiles' ORDER BY col").fetchall()
+    ]
+    picks = "".join(f", arg_max({c}, ts) FILTER (WHERE {c} IS NOT NULL) AS {c}" for c in cols)
+    con.execute("DELETE FROM profiles")
+    names = "".join(f", {c}" for c in cols)
+    con.execute(
+        f"INSERT INTO profiles (pid{names}) SELECT pid{picks} FROM profile_history GROUP BY pid"
+    )
+
+
+def quote_literals(values: Iterable[Any]) -> str:
+    """A SQL list of string literals (for generated, trusted SQL)."""
+    return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from reportkit.sources.demo import build_demo, ensure_demo
+from reportkit.sources.local import LocalEngine
+
+BODY = {
+    "event_name": "Charged",
+    "from": 20261101,
+    "to": 20261110,
+    "groups": {
+        "p": {"property_type": "event_properties", "name": "Payment Mode"},
+        "a": {"property_type": "event_properties", "name": "Amount"},
+        "c": {"property_type": "profile_fields", "name": "Customer Type"},
+        "s": {"property_type": "session_properties", "name": "utm_source"},
+    },
+}
+
+
+def top(path: Path) -> dict:
+    engine = LocalEngine(path, read_only=True)
+    try:
+        status, body = engine.answer("/1/counts/top.json", BODY)
+        assert status == 200, body
+        return body
+    finally:
+        engine.close()
+
+
+def test_same_seed_same_data_and_days_agree_across_build_dates(tmp_path: Path) -> None:
+    a = build_demo(tmp_path / "a.duckdb", events=20_000, seed=3, end=date(2026, 11, 20), days=60)
+    b = build_demo(tmp_path / "b.duckdb", events=20_000, seed=3, end=date(2026, 11, 20), days=60)
+    build_demo(tmp_path / "c.duckdb", events=20_000, seed=3, end=date(2026, 11, 27), days=60)
+    assert a.events == b.events and a.start == date(2026, 9, 22)
+    assert top(tmp_path / "a.duckdb") == top(tmp_path / "b.duckdb") == top(tmp_path / "c.duckdb")
+    d = build_demo(tmp_path / "d.duckdb", events=20_000, seed=4, end=date(2026, 11, 20), days=60)
+    assert top(tmp_path / "d.duckdb") != top(tmp_path / "a.duckdb")
+    assert d.profiles == a.profiles
+
+
+def test_demo_has_skew_and_missing_values(tmp_path: Path) -> None:
+    build_demo(tmp_path / "a.duckdb", events=20_000, end=date(2026, 11, 20), days=60)
+    body = top(tmp_path / "a.duckdb")
+    assert "-1" in body["p"]["STR"] and "-1" in body["s"]["STR"]
+    counts = list(body["c"]["STR"].values())
+    assert counts == sorted(counts, reverse=True) and counts[0] > 3 * counts[-1]
+    assert "NUMBER" in body["a"]
+
+
+def test_ensure_demo_builds_when_missing_and_when_stale(tmp_path: Path) -> None:
+    path = tmp_path / "demo.duckdb"
+    ensure_demo(path, date(2026, 11, 30))
+    assert path.is_file()
+    stamp = path.stat().st_mtime_ns
+    ensure_demo(path, date(2026, 11, 30))
+    assert path.stat().st_mtime_ns == stamp
+    ensure_demo(path, date(2026, 12, 5))
+    engine = LocalEngine(path, read_only=True)
+    try:
+        n = engine.answer(
+            "/1/counts/events.json",
+            {"event_name": "App Launched", "from": 20261204, "to": 20261204},
+        )
+        assert n[1]["count"] > 0
+    finally:
+        engine.close()
