@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,9 @@ from reportkit.sources.clevertap import (
     config_from_env,
     shared_limiter,
 )
+from reportkit.sources.demo import build_demo
 from reportkit.sources.emulator import Emulator, start_emulator
+from reportkit.sources.local import LocalEngine
 
 PASSCODE = "S3cr3t-Passc0de-XYZ"
 ACCOUNT = "TEST-ACC-1"
@@ -40,23 +43,19 @@ def top(event: str = "Charged", day: int = 1, group: str = "city") -> Request:
             "event_name": event,
             "from": 20261100 + day,
             "to": 20261130,
-            "groups": {group: {"property_type": "geo_fields", "name": group}},
+            "groups": {group: {"property_type": "geo_fields", "name": group.title()}},
         },
     )
 
 
-class Fixed:
-    """The engine's seam answered with fixed bodies (until the local engine lands on main)."""
-
-    def answer(self, endpoint: str, body: Any) -> tuple[int, dict[str, Any]]:
-        if not isinstance(body, dict) or body.get("event_name") == "Nope":
-            return 400, {"status": "fail", "error": '["Invalid event : Nope"]', "code": 400}
-        return 200, {"status": "success", "endpoint": endpoint, "echo": body}
-
-
-@pytest.fixture
-def engine() -> Fixed:
-    return Fixed()
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEngine]:
+    """The real local engine over a small demo store: what the emulator serves from."""
+    path = tmp_path_factory.mktemp("clevertap") / "demo.duckdb"
+    build_demo(path, events=20_000, end=date(2026, 11, 30), days=60)
+    engine = LocalEngine(path, read_only=True)
+    yield engine
+    engine.close()
 
 
 def env_for(emu: Emulator, **extra: str) -> dict[str, str]:
@@ -83,7 +82,7 @@ def make_source(emu: Emulator, **kwargs: Any) -> CleverTapSource:
 
 
 @pytest.fixture
-def emulate(engine: Fixed) -> Iterator[Any]:
+def emulate(engine: LocalEngine) -> Iterator[Any]:
     started: list[Emulator] = []
 
     def start(**kwargs: Any) -> Emulator:
@@ -175,7 +174,7 @@ def test_shared_limiter_is_one_per_account() -> None:
 # -- answers ------------------------------------------------------------------------------------
 
 
-def test_answers_equal_the_engines(emulate: Any, engine: Fixed) -> None:
+def test_answers_equal_the_engines(emulate: Any, engine: LocalEngine) -> None:
     emu = emulate()
     with make_source(emu) as source:
         for request in (
@@ -190,7 +189,7 @@ def test_answers_equal_the_engines(emulate: Any, engine: Fixed) -> None:
 
 @pytest.mark.parametrize("style", ["partial", "code2", "202"])
 @pytest.mark.parametrize("string_ids", [False, True])
-def test_partial_polling(emulate: Any, engine: Fixed, style: str, string_ids: bool) -> None:
+def test_partial_polling(emulate: Any, engine: LocalEngine, style: str, string_ids: bool) -> None:
     emu = emulate(partial_polls=3, in_progress=style, string_req_ids=string_ids)
     with make_source(emu) as source:
         assert source.execute(top()) == engine.answer(TOP, top().body)[1]
@@ -231,7 +230,7 @@ def test_auth_error_names_the_region_host() -> None:
 
 
 @pytest.mark.parametrize("kind", ["500", "429", "reset", "slow", "garbage"])
-def test_transient_faults_are_survived(emulate: Any, engine: Fixed, kind: str) -> None:
+def test_transient_faults_are_survived(emulate: Any, engine: LocalEngine, kind: str) -> None:
     emu = emulate(partial_polls=2, faults=f"{kind}:0.3", seed=3, slow_seconds=0.05)
     with make_source(emu) as source:
         for day in range(1, 9):
@@ -240,7 +239,7 @@ def test_transient_faults_are_survived(emulate: Any, engine: Fixed, kind: str) -
     assert emu.stats.faults.get(kind, 0) > 0
 
 
-def test_all_transient_faults_at_once(emulate: Any, engine: Fixed) -> None:
+def test_all_transient_faults_at_once(emulate: Any, engine: LocalEngine) -> None:
     emu = emulate(
         partial_polls=2,
         faults="500:0.1,429:0.05,reset:0.05,slow:0.05,garbage:0.05",
@@ -253,7 +252,7 @@ def test_all_transient_faults_at_once(emulate: Any, engine: Fixed) -> None:
             assert source.execute(request) == engine.answer(TOP, request.body)[1]
 
 
-def test_slow_past_the_read_timeout_is_retried(emulate: Any, engine: Fixed) -> None:
+def test_slow_past_the_read_timeout_is_retried(emulate: Any, engine: LocalEngine) -> None:
     emu = emulate(faults="slow:0.5", seed=1, slow_seconds=0.6)
     with make_source(emu, http_timeout=(1.0, 0.2)) as source:
         for day in range(1, 5):
@@ -284,7 +283,7 @@ def test_connection_refused_is_a_transport_error(emulate: Any) -> None:
     assert "ConnectionError" in str(caught.value)
 
 
-def test_expired_req_id_is_asked_again_once(emulate: Any, engine: Fixed) -> None:
+def test_expired_req_id_is_asked_again_once(emulate: Any, engine: LocalEngine) -> None:
     emu = emulate(partial_polls=2)
     emu.expire_next_polls(1)
     with make_source(emu) as source:
@@ -335,7 +334,9 @@ def run_threads(source: CleverTapSource, requests: list[Request], threads: int) 
     return results
 
 
-def test_twelve_requests_from_eight_threads_stay_within_three(emulate: Any, engine: Fixed) -> None:
+def test_twelve_requests_from_eight_threads_stay_within_three(
+    emulate: Any, engine: LocalEngine
+) -> None:
     emu = emulate(partial_polls=2, latency=0.02)
     requests = [top(day=day) for day in range(1, 13)]
     with make_source(emu) as source:
@@ -346,7 +347,7 @@ def test_twelve_requests_from_eight_threads_stay_within_three(emulate: Any, engi
     assert emu.stats.requests == 36
 
 
-def test_sources_of_one_account_share_the_limit(emulate: Any, engine: Fixed) -> None:
+def test_sources_of_one_account_share_the_limit(emulate: Any, engine: LocalEngine) -> None:
     emu = emulate(partial_polls=1, latency=0.02)
     env = {**env_for(emu), "CLEVERTAP_ACCOUNT_ID": ACCOUNT}
     first = make_source(emu, env=env, limiter=None)
