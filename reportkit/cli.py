@@ -452,5 +452,131 @@ def render_command(
         click.echo(f"rendered {folder} ({', '.join(manifest.formats)})")
 
 
+@cli.command()
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The DuckDB store to answer from (reportkit demo or import builds one).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0: any free."
+)
+@click.option("--account-id", help="Accept only this X-CleverTap-Account-Id (default: any).")
+@click.option("--passcode", help="Accept only this X-CleverTap-Passcode (default: any).")
+@click.option(
+    "--partial-polls",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Answer `partial` this many times (the POST included) before `success`.",
+)
+@click.option(
+    "--latency",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Seconds every request takes.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1),
+    default=3,
+    show_default=True,
+    help="Requests in flight before 429 Too many concurrent requests.",
+)
+@click.option(
+    "--faults",
+    default="",
+    metavar="SPEC",
+    help="Inject faults, e.g. 500:0.1,429:0.05,reset:0.02,slow:0.05,garbage:0.02,fail200:0.02"
+    " (also expire).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fault draws.")
+@click.option(
+    "--slow-seconds",
+    type=click.FloatRange(0),
+    default=3.0,
+    show_default=True,
+    help="Extra seconds a `slow` fault adds.",
+)
+def emulate(
+    db: Path,
+    host: str,
+    port: int,
+    account_id: str | None,
+    passcode: str | None,
+    partial_polls: int,
+    latency: float,
+    concurrency: int,
+    faults: str,
+    seed: int,
+    slow_seconds: float,
+) -> None:
+    """Serve the CleverTap query API from a local store, for offline development and tests.
+
+    Serves POST /1/counts/top.json, events.json, profiles.json and trends.json as the real service
+    does: auth headers, `partial` answers polled by GET ?req_id=, the concurrency limit, and faults
+    injected with a seed. Logs one line per request; Ctrl-C stops it.
+
+    \b
+    Example:
+      reportkit emulate --db .reportkit/demo.duckdb --port 8765 --partial-polls 2
+      CLEVERTAP_BASE_URL=http://127.0.0.1:8765 CLEVERTAP_ACCOUNT_ID=x CLEVERTAP_PASSCODE=y \\
+        reportkit run reports/ --source clevertap --poll-interval 1
+    """
+    import logging
+    import threading
+
+    from reportkit.errors import InvalidInput
+    from reportkit.sources.emulator import parse_faults, start_emulator
+
+    try:
+        fault_rates = parse_faults(faults)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--faults") from None
+    if not db.is_file():
+        raise InvalidInput(f"{db}: no such DuckDB store (build one with reportkit demo or import)")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("reportkit.emulator")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    from reportkit.sources.local import LocalEngine
+
+    engine = LocalEngine(db, read_only=True)
+    try:
+        emulator = start_emulator(
+            engine,
+            host,
+            port,
+            account_id=account_id,
+            passcode=passcode,
+            partial_polls=partial_polls,
+            latency=latency,
+            concurrency=concurrency,
+            faults=fault_rates,
+            seed=seed,
+            slow_seconds=slow_seconds,
+        )
+    except OSError as exc:
+        engine.close()
+        raise InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    click.echo(f"emulating CleverTap at {emulator.url} from {db} (Ctrl-C stops)", err=True)
+    click.echo(f"export CLEVERTAP_BASE_URL={emulator.url}")
+    sys.stdout.flush()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+        engine.close()
+        logger.removeHandler(handler)
+        click.echo("emulator stopped", err=True)
+
+
 def main() -> None:
     cli(prog_name="reportkit")

@@ -1,0 +1,354 @@
+"""The CleverTap source: the protocol of `protocol.py` driven over HTTP with requests.
+
+This module is where `requests` enters, so it is where its exceptions become reportkit errors and
+where the passcode is scrubbed from every message. One `requests.Session` per source (pooled,
+thread-safe for our use), a (connect, read) timeout on every call, and a per-account limiter that
+every source of one run shares: a query holds its slot from its POST to its last poll, because
+the service counts a running query against the account's limit of three.
+
+    source = clevertap_source_from_env(os.environ)      # CLEVERTAP_ACCOUNT_ID, ..._PASSCODE
+    body = source.execute(request)                     # the `success` body
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reportkit.errors import InvalidInput, ReportkitError
+from reportkit.plan import Request
+from reportkit.sources.protocol import Policy, Reply, Send, drive, exchange
+
+__all__ = [
+    "REGIONS",
+    "AccountLimiter",
+    "CleverTapConfig",
+    "CleverTapSource",
+    "clevertap_source_from_env",
+    "shared_limiter",
+]
+
+log = logging.getLogger("reportkit.clevertap")
+
+REGIONS: dict[str, str] = {
+    "eu1": "api.clevertap.com",
+    "in1": "in1.api.clevertap.com",
+    "sg1": "sg1.api.clevertap.com",
+    "us1": "us1.api.clevertap.com",
+    "aps3": "aps3.api.clevertap.com",
+    "mec1": "mec1.api.clevertap.com",
+}
+DEFAULT_REGION = "eu1"
+
+
+class Secret:
+    """A string that never shows itself in a repr, a str() or a log line."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class CleverTapConfig:
+    """Where and as whom to ask. The passcode is a `Secret`: its repr is `***`."""
+
+    account_id: str
+    passcode: Secret
+    base_url: str
+    region: str | None  # None when CLEVERTAP_BASE_URL points elsewhere
+
+    def auth_hint(self) -> str:
+        if self.region is None:
+            return f" (requests go to {self.base_url}, set by CLEVERTAP_BASE_URL)"
+        return (
+            f" (account {self.account_id}, region {self.region} -> {REGIONS[self.region]}; "
+            "a wrong region also answers 401)"
+        )
+
+
+class AccountLimiter:
+    """At most `limit` queries of one account in flight at once, across threads.
+
+    A counting gate rather than a semaphore so the bound can be changed while in use.
+    """
+
+    def __init__(self, limit: int = 3) -> None:
+        if limit < 1:
+            raise ValueError("the concurrency limit must be at least 1")
+        self._limit = limit
+        self._in_flight = 0
+        self.max_in_flight = 0
+        self._cond = threading.Condition()
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    @limit.setter
+    def limit(self, value: int) -> None:
+        if value < 1:
+            raise ValueError("the concurrency limit must be at least 1")
+        with self._cond:
+            self._limit = value
+            self._cond.notify_all()
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._cond:
+            while self._in_flight >= self._limit:
+                self._cond.wait()
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._in_flight -= 1
+                self._cond.notify()
+
+    def __repr__(self) -> str:
+        return f"AccountLimiter(limit={self._limit}, in_flight={self._in_flight})"
+
+
+_LIMITERS: dict[str, AccountLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def shared_limiter(account_id: str, limit: int = 3) -> AccountLimiter:
+    """The one limiter of `account_id` in this process; its bound becomes `limit`.
+
+    Every source built for the same account shares it, so the reports of one run together keep
+    at most `limit` queries in flight.
+    """
+    with _LIMITERS_LOCK:
+        limiter = _LIMITERS.get(account_id)
+        if limiter is None:
+            limiter = _LIMITERS[account_id] = AccountLimiter(limit)
+        elif limiter.limit != limit:
+            limiter.limit = limit
+        return limiter
+
+
+def _scrub(text: str, secret: Secret) -> str:
+    value = secret.reveal()
+    return text.replace(value, "***") if value else text
+
+
+class CleverTapSource:
+    """A `Source` that asks the CleverTap API (or anything speaking its protocol, the emulator)."""
+
+    name = "clevertap"
+
+    def __init__(
+        self,
+        config: CleverTapConfig,
+        *,
+        policy: Policy | None = None,
+        limiter: AccountLimiter | None = None,
+        max_in_flight: int = 3,
+        http_timeout: tuple[float, float] = (10.0, 120.0),
+    ) -> None:
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        self.config = config
+        self.policy = policy or Policy()
+        self.limiter = limiter or shared_limiter(config.account_id, max_in_flight)
+        self.http_timeout = http_timeout
+        self.http_requests = 0  # HTTP requests sent, for progress and benchmarks
+        self._count_lock = threading.Lock()
+        self._random = random.Random()
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(10, self.limiter.limit * 2))
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers.update(
+            {
+                "X-CleverTap-Account-Id": config.account_id,
+                "X-CleverTap-Passcode": config.passcode.reveal(),
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            }
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"CleverTapSource(account_id={self.config.account_id!r}, "
+            f"base_url={self.config.base_url!r}, passcode=***)"
+        )
+
+    def execute(self, request: Request) -> dict[str, Any]:
+        """POST the request, poll until it is answered, and return the `success` body."""
+        with self.limiter.slot():
+            flow = exchange(
+                request.endpoint,
+                request.body,
+                self.policy,
+                started=time.monotonic(),
+                rand=self._random.random,
+                auth_hint=self.config.auth_hint(),
+            )
+            try:
+                return drive(flow, self._send, time.sleep)
+            except ReportkitError as exc:
+                # every message passes here on its way out: scrub it once more, to be sure
+                exc.message = _scrub(exc.message, self.config.passcode)
+                exc.args = (exc.message,)
+                raise
+
+    def _send(self, step: Send) -> Reply:
+        import requests
+
+        url = self.config.base_url + step.path
+        with self._count_lock:
+            self.http_requests += 1
+        try:
+            response = self._session.request(
+                step.method,
+                url,
+                json=step.body if step.method == "POST" else None,
+                params=step.params,
+                timeout=self.http_timeout,
+            )
+        except requests.RequestException as exc:
+            error = _scrub(f"{type(exc).__name__}: {exc}", self.config.passcode)
+            log.info("%s %s -> no answer (%s)", step.method, _shown(step), error)
+            return Reply(None, error=error, at=time.monotonic())
+        text = response.text
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        log.info(
+            "%s %s -> %s %s",
+            step.method,
+            _shown(step),
+            response.status_code,
+            _scrub(_summary(body, text), self.config.passcode),
+        )
+        return Reply(
+            response.status_code,
+            body,
+            text=_scrub(text[:500], self.config.passcode),
+            at=time.monotonic(),
+        )
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> CleverTapSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _shown(step: Send) -> str:
+    return step.path + (f"?req_id={step.params['req_id']}" if step.params else "")
+
+
+def _summary(body: Any, text: str) -> str:
+    if isinstance(body, dict):
+        status = body.get("status")
+        if status == "partial":
+            return f"partial req_id={body.get('req_id')}"
+        if status == "fail":
+            return f"fail {str(body.get('error'))[:120]!r}"
+        return str(status)
+    return f"unreadable body {text[:60]!r}"
+
+
+def _read_passcode(env: Mapping[str, str]) -> Secret:
+    if (env.get("CLEVERTAP_PASSCODE") or "").strip():
+        return Secret(env["CLEVERTAP_PASSCODE"].strip())
+    path = (env.get("CLEVERTAP_PASSCODE_FILE") or "").strip()
+    if path:
+        try:
+            value = Path(path).expanduser().read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise InvalidInput(
+                f"cannot read CLEVERTAP_PASSCODE_FILE {path}: {exc.strerror or exc}"
+            ) from None
+        if not value:
+            raise InvalidInput(f"CLEVERTAP_PASSCODE_FILE {path} is empty")
+        return Secret(value)
+    raise InvalidInput(
+        "no CleverTap passcode: set CLEVERTAP_PASSCODE, or CLEVERTAP_PASSCODE_FILE to a file "
+        "holding it"
+    )
+
+
+def config_from_env(env: Mapping[str, str], *, region: str | None = None) -> CleverTapConfig:
+    """Credentials and host from the environment; InvalidInput when something is missing."""
+    account_id = (env.get("CLEVERTAP_ACCOUNT_ID") or "").strip()
+    if not account_id:
+        raise InvalidInput("no CleverTap account id: set CLEVERTAP_ACCOUNT_ID")
+    passcode = _read_passcode(env)
+    base_url = (env.get("CLEVERTAP_BASE_URL") or "").strip().rstrip("/")
+    chosen = (region or env.get("CLEVERTAP_REGION") or DEFAULT_REGION).strip().lower()
+    if chosen not in REGIONS:
+        raise InvalidInput(
+            f"unknown CleverTap region {chosen!r}: expected one of {', '.join(REGIONS)}"
+        )
+    if base_url:
+        if not base_url.startswith(("http://", "https://")):
+            raise InvalidInput(
+                f"CLEVERTAP_BASE_URL must start with http:// or https://, not {base_url!r}"
+            )
+        return CleverTapConfig(account_id, passcode, base_url, None)
+    return CleverTapConfig(account_id, passcode, f"https://{REGIONS[chosen]}", chosen)
+
+
+def clevertap_source_from_env(
+    env: Mapping[str, str],
+    *,
+    region: str | None = None,
+    poll_interval: float = 30.0,
+    query_timeout: float = 900.0,
+    max_in_flight: int = 3,
+    max_attempts: int = 5,
+    backoff_base: float = 2.0,
+    rate_limit_backoff: float = 30.0,
+    http_timeout: tuple[float, float] = (10.0, 120.0),
+    limiter: AccountLimiter | None = None,
+) -> CleverTapSource:
+    """A CleverTap source configured from `env` (CLEVERTAP_ACCOUNT_ID, CLEVERTAP_PASSCODE or
+    CLEVERTAP_PASSCODE_FILE, CLEVERTAP_REGION, CLEVERTAP_BASE_URL).
+
+    `region` (from --region) wins over CLEVERTAP_REGION; CLEVERTAP_BASE_URL wins over both.
+    Raises InvalidInput before any request when a credential is missing. Sources of one account
+    share one limiter of `max_in_flight` unless `limiter` is given.
+    """
+    config = config_from_env(env, region=region)
+    policy = Policy(
+        poll_interval=poll_interval,
+        query_timeout=query_timeout,
+        max_attempts=max_attempts,
+        backoff_base=backoff_base,
+        backoff_max=max(60.0, backoff_base),
+        rate_limit_backoff=rate_limit_backoff,
+    )
+    return CleverTapSource(
+        config,
+        policy=policy,
+        limiter=limiter,
+        max_in_flight=max_in_flight,
+        http_timeout=http_timeout,
+    )
