@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from reportkit.errors import InvalidInput, ReportkitError
 from reportkit.execute import Progress
 from reportkit.model import Report
 from reportkit.runner import ReportOutcome, default_as_of, finish_reports, plan_reports
 from reportkit.sources.factory import CleverTapOptions, open_source, parse_source
 from reportkit.spec import load_reports
+
+if TYPE_CHECKING:
+    from reportkit.deliver import Delivery, SmtpConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +99,119 @@ def run_paths(
         return finish(on_progress)
     finally:
         source.close()
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverOptions:
+    smtp_url: str | None = None  # REPORTKIT_SMTP_URL when None
+    dry_run: bool = False  # write .eml files to OUT/outbox/ instead of sending
+    sender: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    report_id: str
+    delivery: Delivery | None = None
+    error: str | None = None
+
+
+def smtp_config(options: DeliverOptions) -> SmtpConfig | None:
+    """The SMTP server to use, or None for a dry run; a missing URL is invalid input."""
+    from reportkit.deliver import parse_smtp_url
+
+    url = options.smtp_url or os.environ.get("REPORTKIT_SMTP_URL")
+    if not url:
+        if options.dry_run:
+            return None
+        raise InvalidInput("no SMTP server: set REPORTKIT_SMTP_URL or pass --smtp-url")
+    return parse_smtp_url(url, sender=options.sender or os.environ.get("REPORTKIT_MAIL_FROM"))
+
+
+def deliver_outcomes(
+    outcomes: Sequence[ReportOutcome],
+    options: DeliverOptions,
+    *,
+    state_dir: Path,
+    out: Path,
+) -> list[DeliveryOutcome]:
+    """Email every successful report that has deliver.email; a failure notice for failed ones."""
+    from reportkit.deliver import deliver_folder, send_failure_notice
+
+    config = smtp_config(options)
+    done: list[DeliveryOutcome] = []
+    for outcome in outcomes:
+        email = outcome.report.deliver.email
+        if email is None:
+            continue
+        try:
+            if outcome.ok and outcome.out_dir is not None:
+                delivery = deliver_folder(
+                    outcome.out_dir,
+                    email,
+                    config=config,
+                    state_dir=state_dir,
+                    outbox=out / "outbox",
+                    dry_run=options.dry_run,
+                    sender=options.sender,
+                )
+            elif email.on_failure:
+                errors = [str(f) for f in outcome.failures]
+                errors += [outcome.error] if outcome.error else []
+                delivery = send_failure_notice(
+                    outcome.report.id,
+                    outcome.report.title,
+                    email.on_failure,
+                    errors,
+                    config=config,
+                    outbox=out / "outbox",
+                    dry_run=options.dry_run,
+                    sender=options.sender,
+                )
+            else:
+                continue
+        except ReportkitError as exc:
+            done.append(DeliveryOutcome(outcome.report.id, error=str(exc)))
+            continue
+        done.append(DeliveryOutcome(outcome.report.id, delivery))
+    return done
+
+
+def send_folders(
+    folders: Sequence[Path],
+    definitions: Sequence[Path],
+    options: DeliverOptions,
+    *,
+    state_dir: Path,
+    outbox: Path,
+) -> list[DeliveryOutcome]:
+    """Email already-built report folders, with deliver.email from the matching definitions."""
+    from reportkit.deliver import deliver_folder
+    from reportkit.outputs import load_results
+
+    by_id = {r.id: r for r in load_reports(list(definitions))}
+    config = smtp_config(options)
+    done: list[DeliveryOutcome] = []
+    for folder in folders:
+        results = folder / "results.json"
+        if not results.is_file():
+            raise InvalidInput(f"{folder}: not a report folder (no results.json)")
+        report_id = load_results(results).report_id
+        report = by_id.get(report_id)
+        if report is None or report.deliver.email is None:
+            where = "no definition" if report is None else "no deliver.email in its definition"
+            raise InvalidInput(f"{folder}: report {report_id!r} has {where}")
+        try:
+            delivery = deliver_folder(
+                folder,
+                report.deliver.email,
+                config=config,
+                state_dir=state_dir,
+                outbox=outbox,
+                dry_run=options.dry_run,
+                sender=options.sender,
+            )
+        except ReportkitError as exc:
+            done.append(DeliveryOutcome(report_id, error=str(exc)))
+            continue
+        done.append(DeliveryOutcome(report_id, delivery))
+    return done

@@ -236,6 +236,17 @@ def _parse_formats(text: str | None) -> tuple[str, ...] | None:
     help="Seconds a CleverTap query may take, polls included.",
 )
 @click.option(
+    "--deliver", is_flag=True, help="Email each report as its deliver.email section says."
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="With --deliver: write .eml files to OUT/outbox/ instead of sending.",
+)
+@click.option(
+    "--smtp-url", help="SMTP server, e.g. smtp://user:pass@host:587 (default: $REPORTKIT_SMTP_URL)."
+)
+@click.option(
     "--max-in-flight",
     type=click.IntRange(1, 50),
     default=3,
@@ -257,6 +268,9 @@ def run(
     poll_interval: float,
     query_timeout: float,
     max_in_flight: int,
+    deliver: bool,
+    dry_run: bool,
+    smtp_url: str | None,
 ) -> None:
     """Run reports and write them as HTML, PDF and Markdown.
 
@@ -268,8 +282,12 @@ def run(
       reportkit run reports/ --as-of 2026-11-30 --out out
       reportkit run reports/weekly-ecommerce.yaml --source local:events.duckdb --format pdf
     """
-    from reportkit.app import RunOptions, run_paths
+    from reportkit.app import DeliverOptions, RunOptions, deliver_outcomes, run_paths, smtp_config
     from reportkit.sources.factory import CleverTapOptions
+
+    delivery = DeliverOptions(smtp_url=smtp_url, dry_run=dry_run)
+    if deliver:
+        smtp_config(delivery)  # a missing or bad SMTP URL is an error before any query
 
     options = RunOptions(
         as_of=as_of.date() if as_of else None,
@@ -299,7 +317,79 @@ def run(
             click.echo(f"  {outcome.error}", err=True)
     if as_json:
         click.echo(json.dumps(manifests, indent=2, ensure_ascii=False))
+    if deliver:
+        sent = deliver_outcomes(outcomes, delivery, state_dir=state_dir, out=out)
+        failed = _report_deliveries(sent, quiet=as_json) or failed
     if failed:
+        sys.exit(1)
+
+
+def _report_deliveries(outcomes: Any, *, quiet: bool = False) -> bool:
+    """Print what delivery did; True when any delivery failed."""
+    failed = False
+    for outcome in outcomes:
+        if outcome.error:
+            failed = True
+            click.echo(f"FAILED  {outcome.report_id}: delivery: {outcome.error}", err=True)
+        elif not quiet:
+            d = outcome.delivery
+            to = f" to {', '.join(d.recipients)}" if d.recipients and d.action != "skipped" else ""
+            detail = f" ({d.detail})" if d.detail else ""
+            click.echo(f"{d.action:<7} {d.report_id}{to}{detail}")
+    return failed
+
+
+@cli.command()
+@click.argument(
+    "folders", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False)
+)
+@click.option(
+    "--reports",
+    "definitions",
+    type=click.Path(path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Where the report definitions (with deliver.email) are.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    default=Path(".reportkit"),
+    show_default=True,
+    help="Where the record of what was sent lives (for send_if).",
+)
+@click.option("--dry-run", is_flag=True, help="Write .eml files to --outbox instead of sending.")
+@click.option(
+    "--outbox",
+    type=click.Path(path_type=Path),
+    default=Path("out/outbox"),
+    show_default=True,
+    help="Where --dry-run writes .eml files.",
+)
+@click.option(
+    "--smtp-url", help="SMTP server, e.g. smtp://user:pass@host:587 (default: $REPORTKIT_SMTP_URL)."
+)
+def send(
+    folders: tuple[Path, ...],
+    definitions: Path,
+    state_dir: Path,
+    dry_run: bool,
+    outbox: Path,
+    smtp_url: str | None,
+) -> None:
+    """Email reports that are already built, as their definitions' deliver.email says.
+
+    \b
+    Example:
+      reportkit send out/weekly-ecommerce/2026-11-29 --dry-run
+    """
+    from reportkit.app import DeliverOptions, send_folders
+
+    options = DeliverOptions(smtp_url=smtp_url, dry_run=dry_run)
+    outcomes = send_folders(
+        list(folders), [definitions], options, state_dir=state_dir, outbox=outbox
+    )
+    if _report_deliveries(outcomes):
         sys.exit(1)
 
 

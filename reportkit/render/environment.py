@@ -63,6 +63,28 @@ def template_dirs(user_dir: Path | None) -> tuple[Path, ...]:
     return (user, ours) if user != ours else (ours,)
 
 
+FILTERS: dict[str, Any] = {
+    "number": labels.format_number,
+    "percent": labels.format_percent,
+    "delta": labels.format_delta,
+    "daterange": labels.format_daterange,
+    "value_label": labels.value_label,
+    "period": labels.period_label,
+    "days": labels.window_days_label,
+}
+
+
+@lru_cache(maxsize=1)
+def text_environment() -> jinja2.Environment:
+    """A sandboxed environment for one-off text templates written in report definitions
+    (email subjects and bodies): no files, no autoescape, the same formatting filters."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+    env.filters.update(FILTERS)
+    return env
+
+
 @lru_cache(maxsize=8)
 def _build(dirs: tuple[Path, ...]) -> jinja2.Environment:
     loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(d)) for d in dirs])
@@ -74,17 +96,7 @@ def _build(dirs: tuple[Path, ...]) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(
-        number=labels.format_number,
-        percent=labels.format_percent,
-        delta=labels.format_delta,
-        daterange=labels.format_daterange,
-        value_label=labels.value_label,
-        period=labels.period_label,
-        days=labels.window_days_label,
-        cell=markdown_cell,
-        css_string=css_string,
-    )
+    env.filters.update(FILTERS, cell=markdown_cell, css_string=css_string)
     return env
 
 

@@ -162,6 +162,20 @@ def period_label(period: str, granularity: str | None = None) -> str:
     return period
 
 
+def format_window_short(window: DateRange | None) -> str:
+    """A window as people write it in a subject: `21–27 Nov 2026`, `28 Nov – 4 Dec 2026`."""
+    if window is None:
+        return ""
+    start, end = window.start, window.end
+    if start == end:
+        return f"{end.day} {end:%b %Y}"
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{start.day}{_DASH}{end.day} {end:%b %Y}"
+    if start.year == end.year:
+        return f"{start.day} {start:%b} {_DASH} {end.day} {end:%b %Y}"
+    return f"{start.day} {start:%b %Y} {_DASH} {end.day} {end:%b %Y}"
+
+
 def window_days_label(window: DateRange) -> str:
     days = window.days
     return "1 day" if days == 1 else f"{days} days"
