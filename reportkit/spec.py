@@ -224,8 +224,10 @@ def _describe(error: Any) -> Iterator[tuple[PathKey, str]]:
         if fitting:
             yield from _describe(max(fitting, key=relevance))
             return
-        kinds = [b.get("type") for b in error.validator_value if isinstance(b, dict)]
-        if all(kinds):
+        kinds = [
+            str(b["type"]) for b in error.validator_value if isinstance(b, dict) and "type" in b
+        ]
+        if kinds and len(kinds) == len(error.validator_value):
             names = " or ".join(_article(k) for k in kinds)
             yield path, f"expected {names}, got {_json_type(error.instance)}"
             return
