@@ -1,22 +1,27 @@
-"""The emulator over real sockets: headers, partial answers, 405, expiry, the limit, faults."""
+"""The emulator over real sockets: headers, partial answers, 405, expiry, the limit, faults.
+
+Every answer comes from a real LocalEngine over the session's demo store.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from reportkit.sources.emulator import Emulator, parse_faults, start_emulator
+from reportkit.sources.local import LocalEngine
 
 TOP = "/1/counts/top.json"
 BODY = {
     "event_name": "Charged",
     "from": 20261101,
-    "to": 20261130,
-    "groups": {"city": {"property_type": "geo_fields", "name": "city"}},
+    "to": 20261129,
+    "groups": {"city": {"property_type": "geo_fields", "name": "City"}},
 }
 HEADERS = {
     "X-CleverTap-Account-Id": "ACC",
@@ -25,22 +30,16 @@ HEADERS = {
 }
 
 
-class Fixed:
-    """The engine's seam answered with fixed bodies (until the local engine lands on main)."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def answer(self, endpoint: str, body: Any) -> tuple[int, dict[str, Any]]:
-        self.calls += 1
-        if not isinstance(body, dict) or body.get("event_name") == "Nope":
-            return 400, {"status": "fail", "error": "Invalid event : Nope", "code": 400}
-        return 200, {"status": "success", "endpoint": endpoint, "echo": body}
+@pytest.fixture(scope="module")
+def engine(demo_store: Path) -> Iterator[LocalEngine]:
+    local = LocalEngine(demo_store, read_only=True)
+    yield local
+    local.close()
 
 
 @pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    emu = start_emulator(Fixed(), account_id="ACC", passcode="pass-123")
+def emulator(engine: LocalEngine) -> Iterator[Emulator]:
+    emu = start_emulator(engine, account_id="ACC", passcode="pass-123")
     yield emu
     emu.stop()
 
@@ -49,10 +48,11 @@ def post(emu: Emulator, body: Any = BODY, headers: dict[str, str] = HEADERS) -> 
     return requests.post(emu.url + TOP, json=body, headers=headers, timeout=5)
 
 
-def test_success_answers_from_the_engine(emulator: Emulator) -> None:
+def test_success_answers_from_the_engine(emulator: Emulator, engine: LocalEngine) -> None:
     response = post(emulator)
     assert response.status_code == 200
-    assert response.json() == {"status": "success", "endpoint": TOP, "echo": BODY}
+    assert response.json() == engine.answer(TOP, BODY)[1]
+    assert response.json()["city"]["STR"]  # the demo store has cities in November
     assert emulator.stats.posts == 1
 
 
@@ -74,7 +74,7 @@ def test_bad_credentials_get_the_real_401(emulator: Emulator, headers: dict[str,
 def test_engine_failures_pass_through(emulator: Emulator) -> None:
     response = post(emulator, {**BODY, "event_name": "Nope"})
     assert response.status_code == 400
-    assert response.json()["error"] == "Invalid event : Nope"
+    assert "Invalid event : Nope" in response.json()["error"]
 
 
 def test_get_without_req_id_is_405_and_unknown_paths_404(emulator: Emulator) -> None:
@@ -83,15 +83,15 @@ def test_get_without_req_id_is_405_and_unknown_paths_404(emulator: Emulator) -> 
     assert response.status_code == 404
 
 
-def test_partial_k_times_then_success() -> None:
-    with start_emulator(Fixed(), partial_polls=3) as emu:
+def test_partial_k_times_then_success(engine: LocalEngine) -> None:
+    with start_emulator(engine, partial_polls=3) as emu:
         first = post(emu).json()
         assert first["status"] == "partial"
         assert isinstance(first["req_id"], int)
         url = f"{emu.url}{TOP}?req_id={first['req_id']}"
         answers = [requests.get(url, headers=HEADERS, timeout=5).json() for _ in range(3)]
         assert [a["status"] for a in answers] == ["partial", "partial", "success"]
-        assert answers[-1]["echo"] == BODY
+        assert answers[-1] == engine.answer(TOP, BODY)[1]
         # the req_id is spent once answered
         gone = requests.get(url, headers=HEADERS, timeout=5).json()
         assert gone["status"] == "fail"
@@ -103,8 +103,10 @@ def test_partial_k_times_then_success() -> None:
     ("style", "status", "shape"),
     [("202", 202, {"status": "partial"}), ("code2", 200, {"status": "fail", "code": 2})],
 )
-def test_in_progress_styles(style: Any, status: int, shape: dict[str, Any]) -> None:
-    with start_emulator(Fixed(), partial_polls=2, in_progress=style, string_req_ids=True) as emu:
+def test_in_progress_styles(
+    engine: LocalEngine, style: Any, status: int, shape: dict[str, Any]
+) -> None:
+    with start_emulator(engine, partial_polls=2, in_progress=style, string_req_ids=True) as emu:
         req_id = post(emu).json()["req_id"]
         assert isinstance(req_id, str)
         response = requests.get(f"{emu.url}{TOP}?req_id={req_id}", headers=HEADERS, timeout=5)
@@ -112,16 +114,16 @@ def test_in_progress_styles(style: Any, status: int, shape: dict[str, Any]) -> N
         assert shape.items() <= response.json().items()
 
 
-def test_req_ids_expire() -> None:
-    with start_emulator(Fixed(), partial_polls=2, req_ttl=0.0) as emu:
+def test_req_ids_expire(engine: LocalEngine) -> None:
+    with start_emulator(engine, partial_polls=2, req_ttl=0.0) as emu:
         req_id = post(emu).json()["req_id"]
         answer = requests.get(f"{emu.url}{TOP}?req_id={req_id}", headers=HEADERS, timeout=5)
         assert answer.json()["status"] == "fail"
         assert str(req_id) in answer.json()["error"]
 
 
-def test_concurrency_limit_answers_429_and_counts_the_peak() -> None:
-    with start_emulator(Fixed(), latency=0.3, concurrency=3) as emu:
+def test_concurrency_limit_answers_429_and_counts_the_peak(engine: LocalEngine) -> None:
+    with start_emulator(engine, latency=0.3, concurrency=3) as emu:
         results: list[int] = []
         barrier = threading.Barrier(5)
 
@@ -140,10 +142,10 @@ def test_concurrency_limit_answers_429_and_counts_the_peak() -> None:
         assert stats.rejected == 2
 
 
-def test_faults_are_deterministic_for_a_seed() -> None:
+def test_faults_are_deterministic_for_a_seed(engine: LocalEngine) -> None:
     def statuses(seed: int) -> list[int | str]:
         out: list[int | str] = []
-        with start_emulator(Fixed(), faults="500:0.3,429:0.2,garbage:0.1", seed=seed) as emu:
+        with start_emulator(engine, faults="500:0.3,429:0.2,garbage:0.1", seed=seed) as emu:
             for _ in range(30):
                 response = post(emu)
                 out.append(
@@ -159,28 +161,28 @@ def test_faults_are_deterministic_for_a_seed() -> None:
     assert 500 in first and 429 in first
 
 
-def test_every_fault_kind_is_injected() -> None:
+def test_every_fault_kind_is_injected(engine: LocalEngine) -> None:
     with (
-        start_emulator(Fixed(), faults="reset:1.0") as emu,
+        start_emulator(engine, faults="reset:1.0") as emu,
         pytest.raises(requests.ConnectionError),
     ):
         post(emu)
-    with start_emulator(Fixed(), faults="slow:1.0", slow_seconds=0.2) as emu:
+    with start_emulator(engine, faults="slow:1.0", slow_seconds=0.2) as emu:
         assert post(emu).status_code == 200
         assert emu.stats.faults == {"slow": 1}
-    with start_emulator(Fixed(), faults="garbage:1.0") as emu:
+    with start_emulator(engine, faults="garbage:1.0") as emu:
         response = post(emu)
         assert response.status_code == 200
         with pytest.raises(ValueError):
             response.json()
-    with start_emulator(Fixed(), faults="fail200:1.0") as emu:
+    with start_emulator(engine, faults="fail200:1.0") as emu:
         response = post(emu)
         assert (response.status_code, response.json()["status"]) == (200, "fail")
-    with start_emulator(Fixed(), faults="500:1.0") as emu:
+    with start_emulator(engine, faults="500:1.0") as emu:
         assert post(emu).status_code == 500
-    with start_emulator(Fixed(), faults="429:1.0") as emu:
+    with start_emulator(engine, faults="429:1.0") as emu:
         assert post(emu).json()["error"] == "Too many concurrent requests"
-    with start_emulator(Fixed(), faults="expire:1.0", partial_polls=2) as emu:
+    with start_emulator(engine, faults="expire:1.0", partial_polls=2) as emu:
         req_id = post(emu).json()["req_id"]  # a POST is never "expired"
         answer = requests.get(f"{emu.url}{TOP}?req_id={req_id}", headers=HEADERS, timeout=5)
         assert "unknown or expired" in answer.json()["error"]
@@ -194,8 +196,8 @@ def test_parse_faults() -> None:
             parse_faults(bad)
 
 
-def test_stop_is_clean_and_frees_the_port() -> None:
-    emu = start_emulator(Fixed())
+def test_stop_is_clean_and_frees_the_port(engine: LocalEngine) -> None:
+    emu = start_emulator(engine)
     url = emu.url
     emu.stop()
     with pytest.raises(requests.ConnectionError):
