@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from reportkit.errors import InvalidInput, ReportkitError
 from reportkit.plan import Request
@@ -169,6 +170,8 @@ class CleverTapSource:
         from requests.adapters import HTTPAdapter
 
         self.config = config
+        # Names the cache namespace and the report's source line: account and host, never secrets.
+        self.name = f"clevertap:{config.account_id}@{urlsplit(config.base_url).netloc}"
         self.policy = policy or Policy()
         self.limiter = limiter or shared_limiter(config.account_id, max_in_flight)
         self.http_timeout = http_timeout
