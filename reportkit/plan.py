@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from reportkit.errors import WindowError
 from reportkit.model import Report
-from reportkit.windows import DateRange, previous_window, resolve_window
+from reportkit.windows import DateRange, previous_window, resolve_window, shift_periods
 
 Endpoint = Literal[
     "/1/counts/top.json",
@@ -68,6 +68,24 @@ class Plan:
             if window.query_id == query_id:
                 return window
         raise KeyError(query_id)
+
+
+def split_for_trends(dates: DateRange) -> list[DateRange]:
+    """Split a window longer than a year into parts of at most twelve calendar months.
+
+    Clients of the trends API see about a year per request at most; parts after the first start on
+    the first of a month, so monthly periods never straddle two parts (a weekly period at a
+    boundary is counted in both and summed, which double-counts unique profiles there).
+    """
+    parts = []
+    start = dates.start
+    while start <= dates.end:
+        month_start = start.replace(day=1)
+        next_start = shift_periods(month_start, "month", 12)
+        end = min(dates.end, next_start - timedelta(days=1))
+        parts.append(DateRange(start, end))
+        start = end + timedelta(days=1)
+    return parts
 
 
 def resolve_query_windows(report: Report, as_of: date) -> tuple[QueryWindows, ...]:
@@ -172,13 +190,19 @@ def plan_requests(report: Report, as_of: date) -> Plan:
                 if query.unique:
                     builder.add("/1/counts/profiles.json", base, Serves(query.id, role, "unique"))
             else:
-                body: dict[str, Any] = {**base, "unique": query.unique}
-                if query.sum_event_prop:
-                    body["sum_event_prop"] = query.sum_event_prop
-                builder.add_grouped(
-                    "/1/counts/trends.json",
-                    body,
-                    {query.granularity: {"trend_type": query.granularity}},
-                    Serves(query.id, role, "trend"),
-                )
+                for part in split_for_trends(dates):
+                    body: dict[str, Any] = {
+                        "event_name": query.event,
+                        "from": part.api_from(),
+                        "to": part.api_to(),
+                        "unique": query.unique,
+                    }
+                    if query.sum_event_prop:
+                        body["sum_event_prop"] = query.sum_event_prop
+                    builder.add_grouped(
+                        "/1/counts/trends.json",
+                        body,
+                        {query.granularity: {"trend_type": query.granularity}},
+                        Serves(query.id, role, "trend"),
+                    )
     return Plan(report=report, as_of=as_of, windows=windows, requests=builder.requests())

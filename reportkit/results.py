@@ -123,24 +123,28 @@ class _Answers:
     """Reads the bodies a plan's requests were answered with, by what they serve."""
 
     def __init__(self, plan: Plan, bodies: Mapping[str, Mapping[str, Any]]) -> None:
-        self._index: dict[tuple[str, str, str, str | None], tuple[Request, Serves]] = {}
+        self._index: dict[tuple[str, str, str, str | None], list[tuple[Request, Serves]]] = {}
         for request in plan.requests:
             for serves in request.serves:
-                self._index[(serves.query_id, serves.role, serves.measure, serves.group)] = (
-                    request,
-                    serves,
-                )
+                key = (serves.query_id, serves.role, serves.measure, serves.group)
+                self._index.setdefault(key, []).append((request, serves))
         self._bodies = bodies
+
+    def all(
+        self, query_id: str, role: str, measure: str, group: str | None = None
+    ) -> list[tuple[Request, Serves, Mapping[str, Any]]]:
+        """Every answered request serving this; a long trend is split into several."""
+        return [
+            (request, serves, self._bodies[request.key])
+            for request, serves in self._index.get((query_id, role, measure, group), [])
+            if request.key in self._bodies
+        ]
 
     def body(
         self, query_id: str, role: str, measure: str, group: str | None = None
     ) -> tuple[Request, Serves, Mapping[str, Any]] | None:
-        found = self._index.get((query_id, role, measure, group))
-        if found is None:
-            return None
-        request, serves = found
-        body = self._bodies.get(request.key)
-        return None if body is None else (request, serves, body)
+        found = self.all(query_id, role, measure, group)
+        return found[0] if found else None
 
 
 def _count(value: Any, query_id: str, what: str) -> int:
@@ -204,17 +208,16 @@ def _scalar(answers: _Answers, query_id: str, role: str, measure: str) -> int | 
 
 def _trend(answers: _Answers, query: Query) -> tuple[TrendPoint, ...]:
     def series(role: str) -> list[tuple[str, int]]:
-        found = answers.body(query.id, role, "trend", query.granularity)
-        if found is None:
-            return []
-        _, serves, body = found
-        points = body.get(serves.request_key or query.granularity) or {}
-        if not isinstance(points, Mapping):
-            raise QueryFailed(f"query {query.id!r}: the trend answer is not a map of periods")
-        return sorted(
-            (str(period), _count(count, query.id, f"period {period}"))
-            for period, count in points.items()
-        )
+        merged: dict[str, int] = {}
+        for _, serves, body in answers.all(query.id, role, "trend", query.granularity):
+            points = body.get(serves.request_key or query.granularity) or {}
+            if not isinstance(points, Mapping):
+                raise QueryFailed(f"query {query.id!r}: the trend answer is not a map of periods")
+            for period, count in points.items():
+                # A long window is asked in month-aligned parts: a period they share adds up.
+                key = str(period)
+                merged[key] = merged.get(key, 0) + _count(count, query.id, f"period {period}")
+        return sorted(merged.items())
 
     current, previous = series("current"), series("previous")
     # Periods of the compare window differ by date: match them by position.

@@ -156,3 +156,20 @@ def test_weekly_example_plans_merged_requests() -> None:
     assert len(endpoints) == len({q.key for q in plan.requests})
     served = {s.query_id for q in plan.requests for s in q.serves}
     assert served == {q.id for q in plan.report.queries}
+
+
+def test_a_trend_longer_than_a_year_is_asked_in_month_aligned_parts() -> None:
+    r = report(
+        "  - id: t\n    event: E\n    kind: trend\n    granularity: monthly\n"
+        "    window: {from: 2025-01-15, to: 2026-11-29}\n"
+    )
+    plan = plan_requests(r, AS_OF)  # type: ignore[arg-type]
+    assert [(q.body["from"], q.body["to"]) for q in plan.requests] == [
+        (20250115, 20251231),
+        (20260101, 20261129),
+    ]
+    assert all(q.serves[0].query_id == "t" for q in plan.requests)
+    short = plan_requests(
+        report("  - {id: t, event: E, kind: trend, window: last_365_days}\n"), AS_OF
+    )  # type: ignore[arg-type]
+    assert len(short.requests) == 1

@@ -160,3 +160,22 @@ def test_rank_rows_desc_and_asc() -> None:
 def test_ranges_are_put_in_range_order_for_histograms() -> None:
     rows = [Row("NUMBER", "100-200", 9), Row("NUMBER", "-50-0", 1), Row("NUMBER", "0-50", 3)]
     assert [r.value for r in in_range_order(rows)] == ["-50-0", "0-50", "100-200"]
+
+
+def test_a_split_trend_is_merged_back_into_one_series() -> None:
+    plan = make_plan(
+        "  - id: t\n    event: E\n    kind: trend\n    granularity: monthly\n"
+        "    window: {from: 2025-01-15, to: 2026-11-29}\n"
+    )
+    first, second = plan.requests
+    bodies = {
+        first.key: {"status": "success", "monthly": {"20250101": 3, "20251201": 4}},
+        second.key: {"status": "success", "monthly": {"20260101": 5, "20261101": 6}},
+    }
+    (query,) = build_report_result(plan, bodies, source="x", demo=False, generated_at=NOW).queries
+    assert [(p.period, p.count) for p in query.trend] == [
+        ("20250101", 3),
+        ("20251201", 4),
+        ("20260101", 5),
+        ("20261101", 6),
+    ]
