@@ -77,6 +77,8 @@ def split_for_trends(dates: DateRange) -> list[DateRange]:
     the first of a month, so monthly periods never straddle two parts (a weekly period at a
     boundary is counted in both and summed, which double-counts unique profiles there).
     """
+    if dates.days <= 366:
+        return [dates]
     parts = []
     start = dates.start
     while start <= dates.end:
