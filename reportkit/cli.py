@@ -60,6 +60,16 @@ AS_OF = click.option(
     default=None,
     help="The day the report is run on, YYYY-MM-DD. Default: today in the report's timezone.",
 )
+STATE_DIR = click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    default=Path(".reportkit"),
+    show_default=True,
+    help="Where the demo store, the answer cache and the record of sent mail live.",
+)
+SMTP_URL = click.option(
+    "--smtp-url", help="SMTP server, e.g. smtp://user:pass@host:587 (default: $REPORTKIT_SMTP_URL)."
+)
 PATHS = click.argument(
     "paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=False)
 )
@@ -201,13 +211,7 @@ def _parse_formats(text: str | None) -> tuple[str, ...] | None:
     show_default=True,
     help="Reports go to OUT/<report id>/<window end>/.",
 )
-@click.option(
-    "--state-dir",
-    type=click.Path(path_type=Path),
-    default=Path(".reportkit"),
-    show_default=True,
-    help="Where the demo store, the cache and delivery records live.",
-)
+@STATE_DIR
 @click.option("--no-cache", is_flag=True, help="Ask the source again even for cached answers.")
 @click.option(
     "--shard",
@@ -243,9 +247,7 @@ def _parse_formats(text: str | None) -> tuple[str, ...] | None:
     is_flag=True,
     help="With --deliver: write .eml files to OUT/outbox/ instead of sending.",
 )
-@click.option(
-    "--smtp-url", help="SMTP server, e.g. smtp://user:pass@host:587 (default: $REPORTKIT_SMTP_URL)."
-)
+@SMTP_URL
 @click.option(
     "--max-in-flight",
     type=click.IntRange(1, 50),
@@ -351,13 +353,7 @@ def _report_deliveries(outcomes: Any, *, quiet: bool = False) -> bool:
     show_default=True,
     help="Where the report definitions (with deliver.email) are.",
 )
-@click.option(
-    "--state-dir",
-    type=click.Path(path_type=Path),
-    default=Path(".reportkit"),
-    show_default=True,
-    help="Where the record of what was sent lives (for send_if).",
-)
+@STATE_DIR
 @click.option("--dry-run", is_flag=True, help="Write .eml files to --outbox instead of sending.")
 @click.option(
     "--outbox",
@@ -366,9 +362,7 @@ def _report_deliveries(outcomes: Any, *, quiet: bool = False) -> bool:
     show_default=True,
     help="Where --dry-run writes .eml files.",
 )
-@click.option(
-    "--smtp-url", help="SMTP server, e.g. smtp://user:pass@host:587 (default: $REPORTKIT_SMTP_URL)."
-)
+@SMTP_URL
 def send(
     folders: tuple[Path, ...],
     definitions: Path,
