@@ -148,7 +148,7 @@ def ensure_demo(path: str | Path, as_of: date) -> None:
 def fill_demo(con: object, *, events: int, seed: int, start: date, days: int) -> int:
     """Fill an open, empty connection with demo data (tests use an in-memory engine)."""
     end = start + timedelta(days=days - 1)
-    return _fill(con, events=events, seed=seed, start=start, end=end, days=days)  # type: ignore[arg-type]
+    return _fill(con, events=events, seed=seed, start=start, end=end, days=days)
 
 
 def _fill(con, *, events: int, seed: int, start: date, end: date, days: int) -> int:  # type: ignore[no-untyped-def]
