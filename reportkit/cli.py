@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -227,14 +228,14 @@ def _parse_formats(text: str | None) -> tuple[str, ...] | None:
 )
 @click.option(
     "--poll-interval",
-    type=float,
+    type=click.FloatRange(0, 3600, min_open=True),
     default=30.0,
     show_default=True,
     help="Seconds between polls of an asynchronous CleverTap query.",
 )
 @click.option(
     "--query-timeout",
-    type=float,
+    type=click.FloatRange(0, 86400, min_open=True),
     default=900.0,
     show_default=True,
     help="Seconds a CleverTap query may take, polls included.",
@@ -255,6 +256,27 @@ def _parse_formats(text: str | None) -> tuple[str, ...] | None:
     show_default=True,
     help="CleverTap requests in flight at once per account.",
 )
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(1, 100),
+    default=5,
+    show_default=True,
+    help="Tries of one CleverTap request when the answer is transient (5xx, 429, a reset).",
+)
+@click.option(
+    "--backoff",
+    type=click.FloatRange(0, 600),
+    default=2.0,
+    show_default=True,
+    help="Seconds before the first retry of a CleverTap request, doubling after (with jitter).",
+)
+@click.option(
+    "--rate-limit-backoff",
+    type=click.FloatRange(0, 600),
+    default=30.0,
+    show_default=True,
+    help="Seconds a retry waits at least after 429 Too many concurrent requests.",
+)
 def run(
     paths: tuple[Path, ...],
     as_of: datetime | None,
@@ -270,6 +292,9 @@ def run(
     poll_interval: float,
     query_timeout: float,
     max_in_flight: int,
+    max_attempts: int,
+    backoff: float,
+    rate_limit_backoff: float,
     deliver: bool,
     dry_run: bool,
     smtp_url: str | None,
@@ -299,10 +324,24 @@ def run(
         state_dir=state_dir,
         use_cache=not no_cache,
         shard=_parse_shard(shard_text),
-        clevertap=CleverTapOptions(region, poll_interval, query_timeout, max_in_flight),
+        clevertap=CleverTapOptions(
+            region=region,
+            poll_interval=poll_interval,
+            query_timeout=query_timeout,
+            max_in_flight=max_in_flight,
+            max_attempts=max_attempts,
+            backoff=backoff,
+            rate_limit_backoff=rate_limit_backoff,
+        ),
     )
     show = not quiet and not as_json and sys.stderr.isatty()
-    outcomes = run_paths(list(paths), options, progress=show)
+    started = time.monotonic()
+    outcomes = run_paths(
+        list(paths),
+        options,
+        progress=show,
+        on_finished=None if quiet else lambda source: _tell_traffic(source, started),
+    )
     failed = False
     manifests = []
     for outcome in outcomes:
@@ -324,6 +363,15 @@ def run(
         failed = _report_deliveries(sent, quiet=as_json) or failed
     if failed:
         sys.exit(1)
+
+
+def _tell_traffic(source: object, started: float) -> None:
+    """One line on what a CleverTap run cost: requests, POSTs, polls, retries and time."""
+    from reportkit.sources.clevertap import CleverTapSource
+
+    if isinstance(source, CleverTapSource):
+        seconds = time.monotonic() - started
+        click.echo(f"{source.name}: {source.stats} in {seconds:.1f} s", err=True)
 
 
 def _report_deliveries(outcomes: Any, *, quiet: bool = False) -> bool:

@@ -23,15 +23,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from reportkit.errors import InvalidInput, ReportkitError
+from reportkit.errors import InvalidInput, ReportkitError, SourceError
 from reportkit.plan import Request
-from reportkit.sources.protocol import Policy, Reply, Send, drive, exchange
+from reportkit.sources.protocol import Policy, Reply, Send, Step, Wait, drive, exchange
 
 __all__ = [
     "REGIONS",
     "AccountLimiter",
     "CleverTapConfig",
     "CleverTapSource",
+    "ExchangeStats",
     "clevertap_source_from_env",
     "shared_limiter",
 ]
@@ -147,6 +148,27 @@ def shared_limiter(account_id: str, limit: int = 3) -> AccountLimiter:
         return limiter
 
 
+@dataclass(frozen=True, slots=True)
+class ExchangeStats:
+    """What a source has sent so far: HTTP requests, of them POSTs and polls, and retries
+    (a step sent again after a transient answer: 5xx, 429, a reset, an unreadable body)."""
+
+    requests: int = 0
+    posts: int = 0
+    polls: int = 0
+    retries: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{_plural(self.requests, 'HTTP request')} ({_plural(self.posts, 'POST')}, "
+            f"{_plural(self.polls, 'poll')}, {_plural(self.retries, 'retry', 'retries')})"
+        )
+
+
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else many or one + 's'}"
+
+
 def _scrub(text: str, secret: Secret) -> str:
     value = secret.reveal()
     return text.replace(value, "***") if value else text
@@ -176,7 +198,9 @@ class CleverTapSource:
         self.limiter = limiter or shared_limiter(config.account_id, max_in_flight)
         self.http_timeout = http_timeout
         self.http_requests = 0  # HTTP requests sent, for progress and benchmarks
+        self._posts = self._polls = self._retries = 0
         self._count_lock = threading.Lock()
+        self._closed = threading.Event()  # set by close(): exchanges still running stop
         self._random = random.Random()
         self._session = requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(10, self.limiter.limit * 2))
@@ -209,16 +233,39 @@ class CleverTapSource:
                 auth_hint=self.config.auth_hint(),
             )
             try:
-                return drive(flow, self._send, time.sleep)
+                return drive(flow, self._send, self._sleep, self._count)
             except ReportkitError as exc:
                 # every message passes here on its way out: scrub it once more, to be sure
                 exc.message = _scrub(exc.message, self.config.passcode)
                 exc.args = (exc.message,)
                 raise
 
+    @property
+    def stats(self) -> ExchangeStats:
+        with self._count_lock:
+            return ExchangeStats(self.http_requests, self._posts, self._polls, self._retries)
+
+    def _count(self, step: Step) -> None:
+        with self._count_lock:
+            if isinstance(step, Wait):
+                self._retries += step.reason == "retry"
+            elif step.method == "POST":
+                self._posts += 1
+            else:
+                self._polls += 1
+
+    def _stopped(self) -> SourceError:
+        return SourceError("stopped: the CleverTap source was closed while the query ran")
+
+    def _sleep(self, seconds: float) -> None:
+        if self._closed.wait(seconds):
+            raise self._stopped()
+
     def _send(self, step: Send) -> Reply:
         import requests
 
+        if self._closed.is_set():
+            raise self._stopped()
         url = self.config.base_url + step.path
         with self._count_lock:
             self.http_requests += 1
@@ -254,6 +301,9 @@ class CleverTapSource:
         )
 
     def close(self) -> None:
+        """Close the connections; exchanges still running (an interrupted run) stop at their next
+        wait or request."""
+        self._closed.set()
         self._session.close()
 
     def __enter__(self) -> CleverTapSource:
