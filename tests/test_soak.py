@@ -192,7 +192,7 @@ def queries_of(folder: Path) -> Any:
 def assert_no_partial_output(out: Path) -> None:
     """Every report folder is whole (manifest sha256s match every file) and nothing temporary
     is left anywhere under `out`."""
-    stray = [p for p in out.rglob("*") if p.name.startswith(".") and p.name != ".lock"]
+    stray = [p for p in out.rglob("*") if p.name.startswith(".")]
     assert stray == []
     for manifest_path in out.glob("*/*/manifest.json"):
         folder = manifest_path.parent

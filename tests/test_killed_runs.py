@@ -1,0 +1,204 @@
+"""Runs that are killed, interrupted or raced: the previous report survives and nothing is left.
+
+Real `python -m reportkit run` processes over the demo store, stopped with SIGTERM or SIGKILL
+while they render into their staging folder; two runs writing the same report at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reportkit.cli import cli
+from reportkit.model import OutputSpec
+from reportkit.outputs import publish_report
+from tests.conftest import AS_OF
+from tests.report_fixtures import count_query, make_report
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORT = ROOT / "reports" / "weekly-ecommerce.yaml"
+DAY = "2026-11-29"
+WAIT = 120.0  # seconds: the bound of every wait on a child process
+
+
+def run_args(store: Path, out: Path, state: Path) -> list[str]:
+    return [
+        "run",
+        str(REPORT),
+        "--source",
+        f"local:{store}",
+        "--as-of",
+        AS_OF,
+        "--format",
+        "pdf,html,md",
+        "--out",
+        str(out),
+        "--state-dir",
+        str(state),
+    ]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def assert_whole(folder: Path) -> None:
+    """The manifest lists exactly the files there, with their sha256."""
+    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    listed = {f["path"]: f["sha256"] for f in manifest["files"]}
+    on_disk = snapshot(folder)
+    del on_disk["manifest.json"]
+    assert set(on_disk) == set(listed)
+    for name, data in on_disk.items():
+        assert hashlib.sha256(data).hexdigest() == listed[name], name
+
+
+def temp_entries(out: Path) -> list[str]:
+    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.name.startswith("."))
+
+
+@pytest.fixture(scope="module")
+def previous(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A good report from an earlier run (an out folder to copy into each test)."""
+    out = tmp_path_factory.mktemp("previous")
+    result = CliRunner().invoke(cli, run_args(demo_store, out, out.parent / "previous-state"))
+    assert result.exit_code == 0, result.output
+    assert_whole(out / "weekly-ecommerce" / DAY)
+    return out
+
+
+@pytest.fixture
+def out(previous: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "out"
+    shutil.copytree(previous, copy)
+    return copy
+
+
+def start_run(store: Path, out: Path, state: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "reportkit", *run_args(store, out, state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=out.parent,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def wait_for_render(proc: subprocess.Popen[str], parent: Path) -> Path:
+    """The staging folder of a run, once it holds results.json (the render comes next)."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        for entry in parent.glob(f".{DAY}.tmp-*"):
+            if (entry / "results.json").is_file():
+                return entry
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended before rendering: {proc.communicate()}")
+        time.sleep(0.01)
+    proc.kill()
+    raise AssertionError("no staging folder appeared")
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    try:
+        stdout, stderr = proc.communicate(timeout=WAIT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+        raise AssertionError(f"the run did not stop: {stderr}") from None
+    return proc.returncode, stdout, stderr
+
+
+@pytest.mark.integration
+def test_sigterm_mid_render_exits_1_and_leaves_the_previous_report(
+    demo_store: Path, out: Path, tmp_path: Path
+) -> None:
+    folder = out / "weekly-ecommerce" / DAY
+    before = snapshot(folder)
+    proc = start_run(demo_store, out, tmp_path / "state")
+    wait_for_render(proc, folder.parent)
+    proc.send_signal(signal.SIGTERM)
+    code, _, stderr = finish(proc)
+    print(f"\nSIGTERM mid-render: exit {code}, stderr {stderr.strip()!r}")
+    assert code == 1, stderr
+    assert stderr.strip().splitlines()[-1] == "error: interrupted (SIGTERM)"
+    assert "Traceback" not in stderr
+    assert snapshot(folder) == before
+    assert_whole(folder)
+    assert temp_entries(out) == []
+
+
+@pytest.mark.integration
+def test_after_sigkill_the_next_run_cleans_up_and_succeeds(
+    demo_store: Path, out: Path, tmp_path: Path
+) -> None:
+    folder = out / "weekly-ecommerce" / DAY
+    before = snapshot(folder)
+    proc = start_run(demo_store, out, tmp_path / "state")
+    staging = wait_for_render(proc, folder.parent)
+    proc.kill()
+    code, _, _ = finish(proc)
+    assert code == -signal.SIGKILL
+    assert snapshot(folder) == before
+    assert staging.exists()  # what a killed run cannot clean up itself
+    print(f"\nSIGKILL mid-render left {temp_entries(out)}")
+
+    again = CliRunner().invoke(cli, run_args(demo_store, out, tmp_path / "state"))
+    assert again.exit_code == 0, again.output
+    assert_whole(folder)
+    assert snapshot(folder) != before  # a new report, not the old one
+    assert temp_entries(out) == []
+
+
+@pytest.mark.integration
+def test_two_runs_writing_the_same_report_at_once(
+    demo_store: Path, out: Path, tmp_path: Path
+) -> None:
+    runs = [start_run(demo_store, out, tmp_path / f"state-{n}") for n in range(2)]
+    results = [finish(proc) for proc in runs]
+    assert [code for code, _, _ in results] == [0, 0], [err for _, _, err in results]
+    assert_whole(out / "weekly-ecommerce" / DAY)
+    assert temp_entries(out) == []
+
+
+# ------------------------------------------------------------------ many swaps of one report
+
+
+def test_publishers_racing_on_one_report_never_break_it(tmp_path: Path) -> None:
+    """Eight threads publish the same report twenty times each; every swap is whole."""
+    base = make_report(queries=(count_query(),))
+    errors: list[BaseException] = []
+    folder = tmp_path / "weekly-ecommerce" / DAY
+
+    def publisher(n: int) -> None:
+        try:
+            for i in range(20):
+                publish_report(
+                    tmp_path, replace(base, title=f"writer {n} pass {i}"), OutputSpec(("md",))
+                )
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=publisher, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=WAIT)
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    assert_whole(folder)
+    assert temp_entries(tmp_path) == []
