@@ -7,8 +7,12 @@ Commands parse arguments, call the library and map its errors to exit codes
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -21,12 +25,44 @@ from reportkit.errors import ReportkitError, SpecError
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt."""
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Turn SIGTERM into `Interrupted` while a command runs, so that it unwinds as Ctrl-C does:
+    every `finally` on the way out runs (staging folders go, the source is closed). Only the
+    first signal raises; a second one does not cut that clean-up short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+    fired = False
+
+    def interrupt(signum: int, frame: object) -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise Interrupted(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with _sigterm_interrupts():
+                return super().invoke(ctx)
         except ReportkitError as exc:
             _fail(exc)
+        except KeyboardInterrupt as exc:
+            how = f" ({exc})" if isinstance(exc, Interrupted) else ""
+            click.echo(f"error: interrupted{how}", err=True)
+            sys.exit(1)
 
 
 def _fail(exc: ReportkitError) -> NoReturn:
@@ -336,12 +372,18 @@ def run(
     )
     show = not quiet and not as_json and sys.stderr.isatty()
     started = time.monotonic()
-    outcomes = run_paths(
-        list(paths),
-        options,
-        progress=show,
-        on_finished=None if quiet else lambda source: _tell_traffic(source, started),
-    )
+    try:
+        outcomes = run_paths(
+            list(paths),
+            options,
+            progress=show,
+            on_finished=None if quiet else lambda source: _tell_traffic(source, started),
+        )
+    except KeyboardInterrupt:
+        from reportkit.staging import sweep
+
+        sweep(out)  # the interrupt may have landed while a swap was clearing up after itself
+        raise
     failed = False
     manifests = []
     for outcome in outcomes:

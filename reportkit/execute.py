@@ -78,7 +78,8 @@ def execute(
         tell(Progress("sent", request))
         return source.execute(request)
 
-    with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, max_workers))
+    try:
         futures = {pool.submit(one, request): request for request in todo}
         for future in as_completed(futures):
             request = futures[future]
@@ -96,4 +97,10 @@ def execute(
             if cache:
                 cache.put(request, body)
             tell(Progress("done", request))
+    except BaseException:
+        # Interrupted: drop the requests not yet sent (a plain `with` would send them all
+        # first); those running stop when the caller closes the source.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return Answers(bodies=bodies, failures=failures, cached=frozenset(cached))
