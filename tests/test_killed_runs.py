@@ -202,3 +202,79 @@ def test_publishers_racing_on_one_report_never_break_it(tmp_path: Path) -> None:
     assert errors == []
     assert_whole(folder)
     assert temp_entries(tmp_path) == []
+
+
+# --------------------------------------------------------- SIGTERM while queries are running
+
+
+@pytest.mark.integration
+def test_sigterm_while_querying_stops_without_sending_the_queued_requests(
+    demo_store: Path, tmp_path: Path
+) -> None:
+    from reportkit.sources.emulator import start_emulator
+    from reportkit.sources.local import LocalEngine
+
+    queries = "\n".join(
+        f"  - {{id: q{i}, event: Charged, window: {{from: 2026-11-01, to: 2026-11-{10 + i}}},"
+        " groups: {city: {property_type: geo_fields, name: City}}}"
+        for i in range(12)
+    )
+    definition = tmp_path / "many.yaml"
+    definition.write_text(f"version: 1\ntitle: Many queries\nqueries:\n{queries}\n")
+    engine = LocalEngine(demo_store, read_only=True)
+    emu = start_emulator(engine, partial_polls=1, latency=0.3)
+    try:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "reportkit",
+                "run",
+                str(definition),
+                "--source",
+                "clevertap",
+                "--as-of",
+                AS_OF,
+                "--format",
+                "md",
+                "--out",
+                str(tmp_path / "out"),
+                "--state-dir",
+                str(tmp_path / "state"),
+                "--poll-interval",
+                "0.05",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env={
+                **os.environ,
+                "PYTHONPATH": str(ROOT),
+                "CLEVERTAP_BASE_URL": emu.url,
+                "CLEVERTAP_ACCOUNT_ID": "ACC",
+                "CLEVERTAP_PASSCODE": "pc",
+            },
+        )
+        deadline = time.monotonic() + WAIT
+        while emu.stats.posts < 3 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        code, _, stderr = finish(proc)
+        took = time.monotonic() - stopped
+        stats = emu.stats
+    finally:
+        emu.stop()
+        engine.close()
+    print(
+        f"\nSIGTERM while querying: exit {code} {took:.2f} s after the signal; "
+        f"{len(stats.posted)} of 24 requests were sent ({stats.requests} HTTP requests)"
+    )
+    assert code == 1, stderr
+    assert stderr.strip().splitlines()[-1] == "error: interrupted (SIGTERM)"
+    assert "Traceback" not in stderr
+    # 12 top requests and 12 totals were planned; at most those in flight or about to be
+    # (3 holding the account's slots, 3 more workers waiting for one) were ever sent
+    assert len(stats.posted) <= 6
+    assert not (tmp_path / "out").exists() or temp_entries(tmp_path / "out") == []
