@@ -8,12 +8,13 @@ A report is built in a hidden sibling of its folder and swapped into place:
     out/<id>/.<date>.old-XXXX/             the previous <date>, for the instant of the swap
     out/<id>/<date>/                       what readers see: the old report or the new, whole
 
-Creating a staging folder and swapping one into place both happen under the parent's lock (a lock
-on the folder itself, so no lock file is left behind), and
-under that lock leftovers of dead runs are cleared first: a `.tmp-` folder nobody holds is removed,
-an `.old-` folder is removed, or renamed back when a run died between the swap's two renames and
-left no report in place. So a SIGKILL at any moment costs at most a leftover that the next publish
-of the same report clears, and two runs publishing the same report take turns at the swap.
+Creating a staging folder and swapping one into place both happen under the parent's lock (taken
+on the folder itself, so no lock file is left behind), and under that lock the leftovers of dead
+runs are cleared first: a `.tmp-` folder nobody holds is removed; an `.old-` folder is removed, or
+renamed back when a run died between the swap's two renames and left no report in place. So a
+SIGKILL at any moment costs at most a leftover that the next publish of the same report clears,
+and two runs publishing the same report take turns at the swap. Where flock is missing (Windows,
+some network filesystems) publishing still works, without the locks, and `.tmp-` leftovers stay.
 """
 
 from __future__ import annotations
@@ -47,11 +48,14 @@ class _Handle:
     def __init__(self, folder: Path) -> None:
         self.fd = os.open(folder, os.O_RDONLY)
 
-    def try_lock(self) -> bool:
+    def try_lock(self) -> bool | None:
+        """True: locked; False: another holder has it; None: this filesystem has no flock."""
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
+        except OSError:  # ENOLCK, EOPNOTSUPP on some network and FUSE filesystems
+            return None
         return True
 
     def close(self) -> None:
@@ -75,7 +79,7 @@ def locked(parent: Path, *, wait: float = LOCK_WAIT) -> Iterator[None]:
         raise RenderError(f"could not lock {parent}: {exc.strerror or exc}") from exc
     try:
         deadline = time.monotonic() + wait
-        while not handle.try_lock():
+        while handle.try_lock() is False:  # None: no locks here, go on without
             if time.monotonic() >= deadline:
                 raise RenderError(
                     f"could not lock {parent} within {wait:g} s: another reportkit run is "
@@ -93,7 +97,7 @@ def _hold(folder: Path) -> _Handle | None:
     if fcntl is None:  # pragma: no cover
         return None
     handle = _Handle(folder)
-    if not handle.try_lock():  # pragma: no cover - a folder mkdtemp has just made
+    if handle.try_lock() is False:  # pragma: no cover - a folder mkdtemp has just made
         handle.close()
         raise RenderError(f"{folder} is held by another run")
     return handle
@@ -108,7 +112,7 @@ def _held(folder: Path) -> bool:
     except OSError:
         return False
     try:
-        return not handle.try_lock()
+        return handle.try_lock() is not True  # without flock nobody can tell: leave it
     finally:
         handle.close()
 
@@ -142,7 +146,7 @@ def clear_leftovers(parent: Path) -> list[str]:
     return handled
 
 
-def sweep(root: Path, *, wait: float = 5.0) -> list[str]:
+def sweep(root: Path, *, wait: float = 1.0) -> list[str]:
     """`clear_leftovers` in every report folder under `root` (OUT/<id>/), each under its lock; a
     folder whose lock stays busy for `wait` seconds is skipped. For an interrupted run's way out:
     an interrupt may land anywhere, the removal of an `.old-` folder included."""
