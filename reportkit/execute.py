@@ -76,7 +76,12 @@ def execute(
 
     def one(request: Request) -> Mapping[str, Any]:
         tell(Progress("sent", request))
-        return source.execute(request)
+        body = source.execute(request)
+        if cache:
+            # here, not where the answers are collected: an answer that arrives while the run is
+            # being interrupted is kept too, and the rerun does not ask for it again
+            cache.put(request, body)
+        return body
 
     pool = ThreadPoolExecutor(max_workers=max(1, max_workers))
     try:
@@ -94,8 +99,6 @@ def execute(
                 tell(Progress("failed", request, failures[request.key]))
                 continue
             bodies[request.key] = body
-            if cache:
-                cache.put(request, body)
             tell(Progress("done", request))
     except BaseException:
         # Interrupted: drop the requests not yet sent (a plain `with` would send them all

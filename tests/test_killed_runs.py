@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from click.testing import CliRunner
 from reportkit.cli import cli
 from reportkit.model import OutputSpec
 from reportkit.outputs import publish_report
+from reportkit.sources.emulator import Emulator, EmulatorStats, start_emulator
+from reportkit.sources.local import LocalEngine
 from tests.conftest import AS_OF
 from tests.report_fixtures import count_query, make_report
 
@@ -207,74 +210,101 @@ def test_publishers_racing_on_one_report_never_break_it(tmp_path: Path) -> None:
 # --------------------------------------------------------- SIGTERM while queries are running
 
 
-@pytest.mark.integration
-def test_sigterm_while_querying_stops_without_sending_the_queued_requests(
-    demo_store: Path, tmp_path: Path
-) -> None:
-    from reportkit.sources.emulator import start_emulator
-    from reportkit.sources.local import LocalEngine
-
+def many_queries(folder: Path) -> Path:
+    """A report of 12 top queries over different windows: 24 requests (each with its total)."""
     queries = "\n".join(
         f"  - {{id: q{i}, event: Charged, window: {{from: 2026-11-01, to: 2026-11-{10 + i}}},"
         " groups: {city: {property_type: geo_fields, name: City}}}"
         for i in range(12)
     )
-    definition = tmp_path / "many.yaml"
+    definition = folder / "many.yaml"
     definition.write_text(f"version: 1\ntitle: Many queries\nqueries:\n{queries}\n")
+    return definition
+
+
+@pytest.fixture
+def slow_emulator(demo_store: Path) -> Iterator[Emulator]:
     engine = LocalEngine(demo_store, read_only=True)
-    emu = start_emulator(engine, partial_polls=1, latency=0.3)
-    try:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "reportkit",
-                "run",
-                str(definition),
-                "--source",
-                "clevertap",
-                "--as-of",
-                AS_OF,
-                "--format",
-                "md",
-                "--out",
-                str(tmp_path / "out"),
-                "--state-dir",
-                str(tmp_path / "state"),
-                "--poll-interval",
-                "0.05",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=tmp_path,
-            env={
-                **os.environ,
-                "PYTHONPATH": str(ROOT),
-                "CLEVERTAP_BASE_URL": emu.url,
-                "CLEVERTAP_ACCOUNT_ID": "ACC",
-                "CLEVERTAP_PASSCODE": "pc",
-            },
-        )
-        deadline = time.monotonic() + WAIT
-        while emu.stats.posts < 3 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGTERM)
-        stopped = time.monotonic()
-        code, _, stderr = finish(proc)
-        took = time.monotonic() - stopped
-        stats = emu.stats
-    finally:
-        emu.stop()
-        engine.close()
-    print(
-        f"\nSIGTERM while querying: exit {code} {took:.2f} s after the signal; "
-        f"{len(stats.posted)} of 24 requests were sent ({stats.requests} HTTP requests)"
+    emu = start_emulator(engine, partial_polls=1, latency=0.15)
+    yield emu
+    emu.stop()
+    engine.close()
+
+
+def clevertap_args(definition: Path, tmp_path: Path) -> list[str]:
+    return [
+        "run",
+        str(definition),
+        "--source",
+        "clevertap",
+        "--as-of",
+        AS_OF,
+        "--format",
+        "md",
+        "--out",
+        str(tmp_path / "out"),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--poll-interval",
+        "0.05",
+    ]
+
+
+def clevertap_env(emu: Emulator) -> dict[str, str]:
+    return {
+        "CLEVERTAP_BASE_URL": emu.url,
+        "CLEVERTAP_ACCOUNT_ID": "ACC",
+        "CLEVERTAP_PASSCODE": "pc",
+    }
+
+
+def sigterm_when(emu: Emulator, tmp_path: Path, ready: Callable[[EmulatorStats], bool]) -> str:
+    """Start a CleverTap run, SIGTERM it once `ready(stats)`, check it stopped cleanly."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reportkit", *clevertap_args(many_queries(tmp_path), tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **clevertap_env(emu)},
     )
+    deadline = time.monotonic() + WAIT
+    while not ready(emu.stats) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGTERM)
+    stopped = time.monotonic()
+    code, _, stderr = finish(proc)
+    print(f"\nSIGTERM while querying: exit {code} {time.monotonic() - stopped:.2f} s after it")
     assert code == 1, stderr
     assert stderr.strip().splitlines()[-1] == "error: interrupted (SIGTERM)"
     assert "Traceback" not in stderr
-    # 12 top requests and 12 totals were planned; at most those in flight or about to be
-    # (3 holding the account's slots, 3 more workers waiting for one) were ever sent
-    assert len(stats.posted) <= 6
     assert not (tmp_path / "out").exists() or temp_entries(tmp_path / "out") == []
+    return stderr
+
+
+@pytest.mark.integration
+def test_sigterm_while_querying_stops_without_sending_the_queued_requests(
+    slow_emulator: Emulator, tmp_path: Path
+) -> None:
+    sigterm_when(slow_emulator, tmp_path, lambda stats: stats.posts >= 3)
+    stats = slow_emulator.stats
+    print(f"{len(stats.posted)} of 24 requests were sent ({stats.requests} HTTP requests)")
+    # at most those in flight or about to be (3 holding the account's slots, 3 more workers
+    # waiting for one) were ever sent
+    assert len(stats.posted) <= 6
+
+
+@pytest.mark.integration
+def test_answers_that_arrived_before_a_sigterm_are_not_asked_again(
+    slow_emulator: Emulator, tmp_path: Path
+) -> None:
+    sigterm_when(slow_emulator, tmp_path, lambda stats: len(stats.succeeded) >= 1)
+    answered = set(slow_emulator.stats.succeeded)
+    slow_emulator.reset_stats()
+    again = CliRunner().invoke(
+        cli, clevertap_args(many_queries(tmp_path), tmp_path), env=clevertap_env(slow_emulator)
+    )
+    assert again.exit_code == 0, again.output
+    asked_again = answered & set(slow_emulator.stats.posted)
+    print(f"answered before the SIGTERM: {len(answered)}, asked again: {len(asked_again)}")
+    assert asked_again == set()
