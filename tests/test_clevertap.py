@@ -408,3 +408,15 @@ def test_the_passcode_appears_in_no_error_log_or_repr(
     assert "clevertap" in log_text.lower() or "/1/counts/top.json" in log_text
     for text in [*texts, log_text]:
         assert PASSCODE not in text
+
+
+def test_a_short_passcode_does_not_mangle_messages(emulate: Any) -> None:
+    from reportkit.sources.clevertap import Secret, _scrub
+
+    emu = emulate(passcode="p", faults="fail200:1.0")
+    env = {**env_for(emu), "CLEVERTAP_PASSCODE": "p"}
+    with make_source(emu, env=env) as source, pytest.raises(QueryFailed) as caught:
+        source.execute(top())
+    assert str(caught.value).startswith("CleverTap answered fail for POST /1/counts/top.json")
+    assert _scrub("passcode=p, 'p' in CleverTap", Secret("p")) == "passcode=***, '***' in CleverTap"
+    assert _scrub(f"x{PASSCODE}x", Secret(PASSCODE)) == "x***x"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -169,9 +170,18 @@ def _plural(count: int, one: str, many: str | None = None) -> str:
     return f"{count} {one if count == 1 else many or one + 's'}"
 
 
+_SCRUB_ANYWHERE = 8  # a passcode this long is scrubbed wherever it appears
+
+
 def _scrub(text: str, secret: Secret) -> str:
+    """`text` without the passcode. A short passcode is scrubbed only where it stands alone, so
+    that a passcode "p" does not turn "CleverTap" into "CleverTa***"."""
     value = secret.reveal()
-    return text.replace(value, "***") if value else text
+    if not value:
+        return text
+    if len(value) >= _SCRUB_ANYWHERE:
+        return text.replace(value, "***")
+    return re.sub(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])", "***", text)
 
 
 class CleverTapSource:
