@@ -420,3 +420,13 @@ def test_a_short_passcode_does_not_mangle_messages(emulate: Any) -> None:
     assert str(caught.value).startswith("CleverTap answered fail for POST /1/counts/top.json")
     assert _scrub("passcode=p, 'p' in CleverTap", Secret("p")) == "passcode=***, '***' in CleverTap"
     assert _scrub(f"x{PASSCODE}x", Secret(PASSCODE)) == "x***x"
+
+
+@pytest.mark.timeout(20)
+def test_a_server_that_hangs_is_left_at_the_query_timeout(emulate: Any) -> None:
+    # every request hangs for 60 s (the read timeout is 120 s); the budget is 0.5 s
+    emu = emulate(faults="slow:1.0", slow_seconds=60)
+    with make_source(emu, query_timeout=0.5) as source, pytest.raises(QueryTimeout) as caught:
+        source.execute(top())
+    assert "got no answer within 0.5 s (no req_id was issued)" in str(caught.value)
+    assert emu.stats.requests == 1

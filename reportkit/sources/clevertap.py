@@ -234,16 +234,20 @@ class CleverTapSource:
     def execute(self, request: Request) -> dict[str, Any]:
         """POST the request, poll until it is answered, and return the `success` body."""
         with self.limiter.slot():
+            started = time.monotonic()
+            deadline = started + self.policy.query_timeout
             flow = exchange(
                 request.endpoint,
                 request.body,
                 self.policy,
-                started=time.monotonic(),
+                started=started,
                 rand=self._random.random,
                 auth_hint=self.config.auth_hint(),
             )
             try:
-                return drive(flow, self._send, self._sleep, self._count)
+                return drive(
+                    flow, lambda step: self._send(step, deadline), self._sleep, self._count
+                )
             except ReportkitError as exc:
                 # every message passes here on its way out: scrub it once more, to be sure
                 exc.message = _scrub(exc.message, self.config.passcode)
@@ -271,11 +275,15 @@ class CleverTapSource:
         if self._closed.wait(seconds):
             raise self._stopped()
 
-    def _send(self, step: Send) -> Reply:
+    def _send(self, step: Send, deadline: float | None = None) -> Reply:
         import requests
 
         if self._closed.is_set():
             raise self._stopped()
+        connect, read = self.http_timeout
+        if deadline is not None:  # a server that hangs must not hold a query past its budget
+            left = max(deadline - time.monotonic(), 0.05)
+            connect, read = min(connect, left), min(read, left)
         url = self.config.base_url + step.path
         with self._count_lock:
             self.http_requests += 1
@@ -285,7 +293,7 @@ class CleverTapSource:
                 url,
                 json=step.body if step.method == "POST" else None,
                 params=step.params,
-                timeout=self.http_timeout,
+                timeout=(connect, read),
             )
         except requests.RequestException as exc:
             error = _scrub(f"{type(exc).__name__}: {exc}", self.config.passcode)
