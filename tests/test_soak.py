@@ -215,7 +215,7 @@ def print_figures(label: str, figures: RunFigures) -> None:
     s = figures.stats
     print(
         f"\n{label}: ok {len(figures.ok)}, failed {len(figures.failed)}; {figures.client}; "
-        f"emulator: {s.requests} requests, {s.posts} POSTs answered, {s.polls} polls, "
+        f"emulator: {s.requests} requests, {s.posts} POSTs past the faults, {s.polls} polls, "
         f"max in flight {s.max_in_flight}, 429 over the limit {s.rejected}, faults "
         f"{dict(sorted(s.faults.items()))}; wall {figures.seconds:.1f} s"
     )
