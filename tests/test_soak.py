@@ -3,7 +3,8 @@ switched on, then reruns over the same cache until every report is done.
 
 What must hold: a report either completes with the local source's numbers or fails naming a query;
 no output folder is ever partial; the emulator never sees more than 3 requests in flight; a rerun
-never asks again for an answer that already succeeded. Run with `-s` to see the figures.
+never asks again for an answer that already succeeded. Run with `-s` to see the figures, and with
+SOAK_SEED=N in the environment to meet another sequence of faults.
 """
 
 from __future__ import annotations
