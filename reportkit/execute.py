@@ -76,9 +76,15 @@ def execute(
 
     def one(request: Request) -> Mapping[str, Any]:
         tell(Progress("sent", request))
-        return source.execute(request)
+        body = source.execute(request)
+        if cache:
+            # here, not where the answers are collected: an answer that arrives while the run is
+            # being interrupted is kept too, and the rerun does not ask for it again
+            cache.put(request, body)
+        return body
 
-    with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, max_workers))
+    try:
         futures = {pool.submit(one, request): request for request in todo}
         for future in as_completed(futures):
             request = futures[future]
@@ -93,7 +99,11 @@ def execute(
                 tell(Progress("failed", request, failures[request.key]))
                 continue
             bodies[request.key] = body
-            if cache:
-                cache.put(request, body)
             tell(Progress("done", request))
+    except BaseException:
+        # Interrupted: drop the requests not yet sent (a plain `with` would send them all
+        # first); those running stop when the caller closes the source.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return Answers(bodies=bodies, failures=failures, cached=frozenset(cached))

@@ -7,7 +7,8 @@
 
 A report folder is built in a hidden sibling (`.<date>.tmp-*`) and swapped into place only when
 everything in it was written, so a failed run leaves the previous report as it was and no
-half-written one. Paths stay inside the output root whatever a report id says.
+half-written one; `reportkit.staging` keeps that true against killed and concurrent runs. Paths
+stay inside the output root whatever a report id says.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +28,7 @@ from typing import Any
 from reportkit.errors import RenderError
 from reportkit.model import OutputSpec
 from reportkit.results import GroupTable, QueryResult, ReportResult, Row, TrendPoint
+from reportkit.staging import staging_for, swap_into_place
 from reportkit.windows import DateRange
 
 RESULTS_FILE = "results.json"
@@ -244,45 +245,13 @@ def publish_into(
     final = Path(final)
     if final.is_symlink():
         raise RenderError(f"refusing to replace the symlink {final}")
-    try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    except OSError as exc:
-        raise RenderError(f"could not create {final.parent}: {exc.strerror or exc}") from exc
-    try:
+    with staging_for(final) as staging:
         save_results(result, staging / RESULTS_FILE)
         render_report(result, output, staging, formats=wanted)
         manifest = build_manifest(staging, result, wanted, cached=cached, directory=final)
         write_atomic(staging / MANIFEST_FILE, manifest.to_json().encode("utf-8"))
-        _swap_into_place(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        swap_into_place(staging, final)
     return manifest
-
-
-def _swap_into_place(staging: Path, final: Path) -> None:
-    """Replace `final` by `staging`. The old folder is renamed aside first and removed only after
-    the new one is in place; if the second rename fails the old one is put back."""
-    os.chmod(staging, 0o755)  # mkdtemp makes 0700 folders; a report folder is an ordinary one
-    if not final.exists():
-        try:
-            os.replace(staging, final)
-        except OSError as exc:
-            raise RenderError(f"could not publish {final}: {exc.strerror or exc}") from exc
-        return
-    aside = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
-    aside.rmdir()
-    try:
-        os.replace(final, aside)
-    except OSError as exc:
-        raise RenderError(f"could not replace {final}: {exc.strerror or exc}") from exc
-    try:
-        os.replace(staging, final)
-    except OSError as exc:
-        os.replace(aside, final)
-        raise RenderError(f"could not publish {final}: {exc.strerror or exc}") from exc
-    shutil.rmtree(aside, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------- results.json
