@@ -41,6 +41,8 @@ class AnswerCache(Protocol):
 
     def put(self, request: Request, body: Mapping[str, Any]) -> None: ...
 
+    def discard(self, request: Request) -> None: ...
+
 
 def unique_requests(plans: Iterable[Plan]) -> list[Request]:
     """Every distinct request of `plans`, in plan order."""
