@@ -226,9 +226,12 @@ def _send_once(
 
 
 def write_eml(message: EmailMessage, path: Path) -> Path:
-    """Write the message as an .eml file (for --dry-run), atomically."""
+    """Write the message as an .eml file (for --dry-run), atomically; never through a symlinked
+    outbox folder (a link in --out would send the file elsewhere)."""
     from reportkit.outputs import write_atomic
 
+    if path.parent.is_symlink():
+        raise DeliveryError(f"refusing to write {path.name} through the symlink {path.parent}")
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, message.as_bytes())
     return path
@@ -309,7 +312,16 @@ def has_results(result: ReportResult) -> bool:
 
 
 def _sent_record(state_dir: Path, report_id: str) -> Path:
-    return state_dir / "sent" / f"{report_id}.json"
+    from reportkit.outputs import safe_id
+
+    return state_dir / "sent" / f"{safe_id(report_id)}.json"
+
+
+def _eml_name(report_id: str, suffix: str) -> str:
+    """A file name for the outbox: the id comes from results.json, which anyone may edit."""
+    from reportkit.outputs import safe_id
+
+    return f"{safe_id(report_id)}-{safe_id(suffix)}.eml"
 
 
 def _default_body(result: ReportResult, attached: Sequence[str]) -> str:
@@ -394,7 +406,7 @@ def deliver_folder(
         except (OSError, ValueError, AttributeError):
             pass  # never sent, or an unreadable record: send
     if dry_run:
-        path = write_eml(message, outbox / f"{result.report_id}-{folder.name}.eml")
+        path = write_eml(message, outbox / _eml_name(result.report_id, folder.name))
         return Delivery(result.report_id, "written", recipients, str(path))
     if config is None:
         raise InvalidInput("no SMTP server: set REPORTKIT_SMTP_URL or pass --smtp-url")
@@ -428,7 +440,7 @@ def send_failure_notice(
     lines += ["", "Nothing else was sent for it. Re-run it once the cause is fixed."]
     message.set_content("\n".join(lines) + "\n")
     if dry_run:
-        path = write_eml(message, outbox / f"{report_id}-failed.eml")
+        path = write_eml(message, outbox / _eml_name(report_id, "failed"))
         return Delivery(report_id, "notice written", tuple(addresses), str(path))
     if config is None:
         raise InvalidInput("no SMTP server: set REPORTKIT_SMTP_URL or pass --smtp-url")

@@ -63,14 +63,23 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,119}$")
+
+
 def safe_id(report_id: str) -> str:
-    """A report id as one safe path segment: separators and odd characters become `-`,
-    leading dots go (no `..`, no hidden folders)."""
+    """A report id as one safe path segment. An id a definition may hold (a letter or digit,
+    then letters, digits, `_`, `.`, `-`) is one already and stays as it is, so two valid ids
+    never share a folder. Anything else (from the Python API or an edited results.json) is
+    cleaned (separators and odd characters become `-`, no leading dots) and gets 8 hex digits
+    of its hash, so `../x` cannot land on the folder of the report `x`."""
+    if _SAFE_SEGMENT.match(report_id):
+        return report_id
     cleaned = _UNSAFE.sub("-", report_id.replace("..", "-"))
     cleaned = re.sub(r"-{2,}", "-", cleaned).strip("-").lstrip(".").strip("-")
     if not cleaned:
         raise RenderError(f"report id {report_id!r} gives no usable folder name")
-    return cleaned[:120]
+    digest = hashlib.sha256(report_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{cleaned[:100]}-{digest}"
 
 
 def _confined(root: Path, candidate: Path) -> Path:
@@ -82,14 +91,22 @@ def _confined(root: Path, candidate: Path) -> Path:
     return candidate
 
 
+def _no_symlinks(root: Path, folder: Path) -> Path:
+    """`folder` (below `root`) when no level of it below `root` is a symlink and it resolves
+    inside `root`. `root` itself may be a link: the user chose it. A link found inside is
+    refused rather than followed: a report is never written where the link points."""
+    for level in (folder, *folder.parents):
+        if level == root:
+            break
+        if level.is_symlink():
+            raise RenderError(f"refusing to write through the symlink {level}")
+    return _confined(root, folder)
+
+
 def report_dir(out_root: Path, report_id: str, window_end: date) -> Path:
     """out_root/<safe id>/<YYYY-MM-DD>, guaranteed inside out_root (symlinks included)."""
     out_root = Path(out_root)
-    folder = out_root / safe_id(report_id) / window_end.isoformat()
-    for level in (folder.parent, folder):
-        if level.is_symlink():
-            raise RenderError(f"refusing to write through the symlink {level}")
-    return _confined(out_root, folder)
+    return _no_symlinks(out_root, out_root / safe_id(report_id) / window_end.isoformat())
 
 
 # ---------------------------------------------------------------------------- manifest
