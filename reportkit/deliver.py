@@ -7,6 +7,7 @@ required before a password goes over a non-loopback connection), `smtps://user:p
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import ipaddress
 import json
@@ -20,7 +21,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from reportkit.errors import DeliveryError, InvalidInput
 from reportkit.model import EmailSpec
@@ -143,9 +144,25 @@ TRANSIENT = (
 
 
 def _scrub(text: str, config: SmtpConfig) -> str:
-    if config.password:
-        text = text.replace(config.password, "***")
+    """`text` without the password, plain or as the URL, AUTH PLAIN or AUTH LOGIN write it."""
+    password = config.password
+    if not password:
+        return text
+    user = config.username or ""
+    forms = {
+        password,
+        quote(password, safe=""),
+        _b64(password),
+        _b64(f"\0{user}\0{password}"),
+        _b64(f"{user}\0{user}\0{password}"),
+    }
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
     return text
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
 def send_message(
@@ -171,6 +188,14 @@ def send_message(
             raise DeliveryError(
                 f"SMTP login failed for {config.username!r} at {config.host}:{config.port} "
                 f"({exc.smtp_code}): check the user and password in the SMTP URL"
+            ) from None
+        except UnicodeEncodeError:
+            # smtplib sends AUTH as ASCII; its error would name the character, and it is no
+            # OSError, so without this it would end the run with a traceback
+            raise DeliveryError(
+                f"SMTP login for {config.username!r} at {config.host}:{config.port} is not "
+                "possible: the user or password holds characters other than ASCII, which "
+                "Python's SMTP client cannot send"
             ) from None
         except smtplib.SMTPResponseException as exc:
             if 400 <= exc.smtp_code < 500 and attempt < attempts:

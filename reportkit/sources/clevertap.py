@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from reportkit.errors import InvalidInput, ReportkitError, SourceError
 from reportkit.plan import Request
@@ -179,9 +179,13 @@ def _scrub(text: str, secret: Secret) -> str:
     value = secret.reveal()
     if not value:
         return text
-    if len(value) >= _SCRUB_ANYWHERE:
-        return text.replace(value, "***")
-    return re.sub(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])", "***", text)
+    # also as repr() and URL-encoding write it (requests quotes a bad header value with repr)
+    for form in sorted({value, repr(value)[1:-1], quote(value, safe="")}, key=len, reverse=True):
+        if len(form) >= _SCRUB_ANYWHERE:
+            text = text.replace(form, "***")
+        else:
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])", "***", text)
+    return text
 
 
 class CleverTapSource:
@@ -346,9 +350,20 @@ def _summary(body: Any, text: str) -> str:
     return f"unreadable body {text[:60]!r}"
 
 
+def _one_line_passcode(value: str, where: str) -> Secret:
+    """A passcode is sent as one header line: a control character inside it (a second line in
+    the file) is refused here, without echoing it, rather than by requests, which would."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidInput(
+            f"the CleverTap passcode in {where} holds a line break or control "
+            "character: it must be one line"
+        )
+    return Secret(value)
+
+
 def _read_passcode(env: Mapping[str, str]) -> Secret:
     if (env.get("CLEVERTAP_PASSCODE") or "").strip():
-        return Secret(env["CLEVERTAP_PASSCODE"].strip())
+        return _one_line_passcode(env["CLEVERTAP_PASSCODE"].strip(), "CLEVERTAP_PASSCODE")
     path = (env.get("CLEVERTAP_PASSCODE_FILE") or "").strip()
     if path:
         try:
@@ -359,7 +374,7 @@ def _read_passcode(env: Mapping[str, str]) -> Secret:
             ) from None
         if not value:
             raise InvalidInput(f"CLEVERTAP_PASSCODE_FILE {path} is empty")
-        return Secret(value)
+        return _one_line_passcode(value, f"CLEVERTAP_PASSCODE_FILE {path}")
     raise InvalidInput(
         "no CleverTap passcode: set CLEVERTAP_PASSCODE, or CLEVERTAP_PASSCODE_FILE to a file "
         "holding it"
