@@ -65,9 +65,17 @@ class _Group(click.Group):
             sys.exit(1)
 
 
+def _warn(text: str) -> None:
+    """A problem on stderr. Messages quote data (event names, values, a server's answer): an
+    ESC or a BEL in them would be a command to the terminal, so control characters are replaced."""
+    from reportkit.render.labels import inert_text
+
+    click.echo(inert_text(text), err=True)
+
+
 def _fail(exc: ReportkitError) -> NoReturn:
     # Located problems (FILE:LINE:COLUMN: ...) stand alone, one per line, as linters print them.
-    click.echo(str(exc) if isinstance(exc, SpecError) else f"error: {exc}", err=True)
+    _warn(str(exc) if isinstance(exc, SpecError) else f"error: {exc}")
     sys.exit(exc.exit_code)
 
 
@@ -395,9 +403,9 @@ def run(
         failed = True
         click.echo(f"FAILED  {outcome.report.id}", err=True)
         for failure in outcome.failures:
-            click.echo(f"  {failure}", err=True)
+            _warn(f"  {failure}")
         if outcome.error:
-            click.echo(f"  {outcome.error}", err=True)
+            _warn(f"  {outcome.error}")
     if as_json:
         click.echo(json.dumps(manifests, indent=2, ensure_ascii=False))
     if deliver:
@@ -422,7 +430,7 @@ def _report_deliveries(outcomes: Any, *, quiet: bool = False) -> bool:
     for outcome in outcomes:
         if outcome.error:
             failed = True
-            click.echo(f"FAILED  {outcome.report_id}: delivery: {outcome.error}", err=True)
+            _warn(f"FAILED  {outcome.report_id}: delivery: {outcome.error}")
         elif not quiet:
             d = outcome.delivery
             to = f" to {', '.join(d.recipients)}" if d.recipients and d.action != "skipped" else ""
@@ -558,7 +566,7 @@ def import_command(
     if summary.skipped:
         click.echo(f"skipped {summary.skipped} invalid records:", err=True)
         for reason in summary.reasons:
-            click.echo(f"  {reason}", err=True)
+            _warn(f"  {reason}")
 
 
 @cli.command("render", context_settings=CONTEXT_SETTINGS)

@@ -139,14 +139,19 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    tmp = tmp_path_factory.mktemp("hostile")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("store")
     data = tmp / "events.jsonl"
     data.write_text("".join(json.dumps(e) + "\n" for e in events()), "utf-8")
-    store = tmp / "store.duckdb"
-    runner = CliRunner()
-    imported = runner.invoke(cli, ["import", str(data), "--db", str(store)])
+    imported = CliRunner().invoke(cli, ["import", str(data), "--db", str(tmp / "store.duckdb")])
     assert imported.exit_code == 0, imported.output
+    return tmp / "store.duckdb"
+
+
+@pytest.fixture(scope="module")
+def run(store: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    tmp = tmp_path_factory.mktemp("hostile")
+    runner = CliRunner()
     report = tmp / "hostile.yaml"
     report.write_text(json.dumps(definition(), indent=1), "utf-8")
     done = runner.invoke(
@@ -404,3 +409,52 @@ def test_the_body_renders_values_as_text(run: Run) -> None:
     (attachment,) = list(message.iter_attachments())
     assert attachment.get_content() == run.md
     assert "written hostile to team@example.com" in run.stdout
+
+
+# ---------------------------------------------------------------------- errors quoting data
+
+TERMINAL = "No\x1b[31mSuch\x1b]0;pwned\x07Event"  # colour, then set the terminal's title
+
+
+def test_an_error_that_quotes_a_hostile_event_name_prints_it_inert(
+    store: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "missing.yaml"
+    report.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "title": f"Missing {TERMINAL}",
+                "window": "last_30_days",
+                "queries": [{"id": "ghost", "event": TERMINAL, "kind": "count"}],
+                "deliver": {"email": {"to": ["a@example.com"], "on_failure": ["o@example.com"]}},
+            }
+        )
+    )
+    args = ["run", str(report), "--source", f"local:{store}", "--as-of", AS_OF]
+    args += ["--out", str(tmp_path / "out"), "--state-dir", str(tmp_path / "state")]
+    args += ["--deliver", "--dry-run"]
+    done = CliRunner().invoke(cli, args, env={"REPORTKIT_SMTP_URL": ""})
+    assert done.exit_code == 1
+    assert "Invalid event : No\ufffd[31mSuch\ufffd]0;pwned\ufffdEvent" in done.stderr
+    assert RAW_CONTROL.search(done.stderr) is None
+    eml = (tmp_path / "out" / "outbox" / "missing-failed.eml").read_bytes()
+    notice: Any = message_from_bytes(eml, policy=policy.default)
+    assert (
+        notice["Subject"] == "reportkit: Missing No\ufffd[31mSuch\ufffd]0;pwned\ufffdEvent failed"
+    )
+    body = notice.get_body(("plain",)).get_content()
+    assert "Invalid event : No\ufffd[31mSuch\ufffd]0;pwned\ufffdEvent" in body
+    assert RAW_CONTROL.search(body) is None
+
+
+def test_import_reasons_that_quote_hostile_data_print_inert(tmp_path: Path) -> None:
+    data = tmp_path / "bad.jsonl"
+    good = {"event_name": "A", "ts": 20261120120000, "profile": {"identity": "u"}}
+    data.write_text(json.dumps(good) + "\n" + json.dumps({**good, "ts": TERMINAL}) + "\n")
+    done = CliRunner().invoke(
+        cli, ["import", str(data), "--db", str(tmp_path / "s.duckdb"), "--skip-invalid"]
+    )
+    assert done.exit_code == 0, done.output
+    assert f"{data}:2: bad ts No\ufffd[31mSuch\ufffd]0;pwned\ufffdEvent" in done.stderr
+    assert RAW_CONTROL.search(done.stderr) is None

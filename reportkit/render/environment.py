@@ -145,19 +145,13 @@ class ConfinedLoader(jinja2.BaseLoader):
                     f"template {template} is {path}, which leads outside the template folders "
                     f"({', '.join(map(str, self.folders))}): refused"
                 )
-            source = real.read_text(encoding="utf-8")
-            mtime = real.stat().st_mtime
+            try:
+                source = real.read_text(encoding="utf-8")
+                mtime = real.stat().st_mtime
+            except (OSError, UnicodeDecodeError) as exc:
+                raise RenderError(f"template {template} ({path}) cannot be read: {exc}") from exc
             return source, str(path), functools.partial(_unchanged, real, mtime)
         raise jinja2.TemplateNotFound(template)
-
-    def list_templates(self) -> list[str]:
-        names = {
-            p.relative_to(folder).as_posix()
-            for folder in self.folders
-            for p in folder.rglob("*")
-            if p.is_file()
-        }
-        return sorted(names)
 
 
 def _unchanged(path: Path, mtime: float) -> bool:
