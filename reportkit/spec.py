@@ -1,9 +1,10 @@
 """YAML report definitions -> typed `Report`s, with every problem located as FILE:LINE:COLUMN.
 
-Only this module sees raw YAML. It composes the YAML into nodes (to know where every key stands),
-builds plain data from them while refusing duplicate keys and runaway alias expansion, checks the
-data against `schemas/report.schema.json` (JSON Schema 2020-12), applies the rules a schema cannot
-say (timezones, date order, unique ids), and only then builds dataclasses.
+Only this module (through its reader, `yamldoc.py`) sees raw YAML. The reader turns the text into
+plain data and the position of every key, refusing what a definition never holds (tags, loops,
+alias bombs, duplicate keys); this module checks the data against `schemas/report.schema.json`
+(JSON Schema 2020-12), applies the rules a schema cannot say (timezones, date order, unique ids),
+and only then builds dataclasses. Every message is one line, whatever the values it echoes.
 """
 
 from __future__ import annotations
@@ -12,13 +13,10 @@ import difflib
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from reportkit.assets import report_schema_path
 from reportkit.errors import InvalidInput, SpecError, WindowError
@@ -31,121 +29,9 @@ from reportkit.model import (
     Report,
     WindowSpec,
 )
+from reportkit.yamldoc import Doc, PathKey, YamlProblem, clip, read_yaml
 
-MAX_NODES = 20_000  # a definition is a few hundred values; more means an alias bomb or a mistake
-MAX_DEPTH = 40
 MAX_BYTES = 2_000_000
-
-PathKey = tuple[str | int, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Doc:
-    """Plain data from one YAML file and where each of its keys and items stands (1-based)."""
-
-    data: Any
-    positions: dict[PathKey, tuple[int, int]]
-
-
-class _Located(Exception):
-    def __init__(self, line: int, column: int, message: str) -> None:
-        super().__init__(message)
-        self.line, self.column, self.message = line, column, message
-
-
-# --------------------------------------------------------------------------- reading YAML
-
-
-def _read_yaml(path: Path, text: str) -> _Doc:
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise _Located(1, 1, "the file is empty: a report needs version, title and queries")
-        if not isinstance(node, yaml.MappingNode):
-            raise _Located(
-                node.start_mark.line + 1,
-                node.start_mark.column + 1,
-                "a report must be a mapping of keys (version, title, queries ...), "
-                f"not {_node_kind(node)}",
-            )
-        positions: dict[PathKey, tuple[int, int]] = {(): (1, 1)}
-        budget = [MAX_NODES]
-        data = _build(node, (), positions, loader, budget, 0)
-        return _Doc(data, positions)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise _Located(line, column, f"YAML syntax error: {problem}") from exc
-    except yaml.YAMLError as exc:
-        raise _Located(1, 1, f"YAML error: {' '.join(str(exc).split())}") from exc
-    finally:
-        loader.dispose()
-
-
-def _node_kind(node: yaml.Node) -> str:
-    if isinstance(node, yaml.SequenceNode):
-        return "a list"
-    return f"a single value ({str(node.value)[:40]!r})"
-
-
-def _build(
-    node: yaml.Node,
-    path: PathKey,
-    positions: dict[PathKey, tuple[int, int]],
-    loader: yaml.SafeLoader,
-    budget: list[int],
-    depth: int,
-) -> Any:
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise _Located(
-            node.start_mark.line + 1,
-            node.start_mark.column + 1,
-            f"the definition expands to more than {MAX_NODES} values "
-            "(an alias expanding exponentially?)",
-        )
-    if depth > MAX_DEPTH:
-        raise _Located(
-            node.start_mark.line + 1,
-            node.start_mark.column + 1,
-            f"the definition is nested more than {MAX_DEPTH} levels deep",
-        )
-    if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise _Located(
-                    key_node.start_mark.line + 1,
-                    key_node.start_mark.column + 1,
-                    "a key must be a plain value, not a list or mapping",
-                )
-            key = str(key_node.value)
-            where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            if key in out:
-                first = positions[(*path, key)]
-                raise _Located(*where, f"duplicate key {key!r} (first given at line {first[0]})")
-            positions[(*path, key)] = where
-            out[key] = _build(value_node, (*path, key), positions, loader, budget, depth + 1)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        items = []
-        for index, item in enumerate(node.value):
-            positions[(*path, index)] = (item.start_mark.line + 1, item.start_mark.column + 1)
-            items.append(_build(item, (*path, index), positions, loader, budget, depth + 1))
-        return items
-    # PyYAML reads 2026-11-01 as a date (and fails on 2026-02-30): keep dates as the text written,
-    # which the schema's date format then checks.
-    if node.tag == "tag:yaml.org,2002:timestamp":
-        return str(node.value)
-    try:
-        return loader.construct_object(node, deep=True)
-    except (ValueError, OverflowError) as exc:
-        raise _Located(
-            node.start_mark.line + 1, node.start_mark.column + 1, f"cannot read value: {exc}"
-        ) from exc
 
 
 # --------------------------------------------------------------------------- schema
@@ -160,9 +46,41 @@ def _schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _validator() -> Any:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, validators
 
-    return Draft202012Validator(_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    checker = validators.extend(Draft202012Validator, {"pattern": _check_pattern})
+    return checker(_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _check_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and not ecma_regex(pattern).search(instance):
+        yield ValidationError(f"{_short(instance)} does not match {pattern!r}")
+
+
+@lru_cache(maxsize=64)
+def ecma_regex(pattern: str) -> re.Pattern[str]:
+    r"""Compile a schema pattern with the JSON Schema (ECMA-262) meaning of `$`: end of text.
+
+    In Python `$` also matches before a final newline, so `^[a-z]+$` would take "abc\n". Every
+    `$` outside a character class becomes `\Z`; the schema stays the ECMA regex editors read.
+    """
+    out: list[str] = []
+    in_class = escaped = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "$":
+            char = r"\Z"
+        out.append(char)
+    return re.compile("".join(out))
 
 
 def display_path(path: Iterable[str | int]) -> str:
@@ -171,10 +89,10 @@ def display_path(path: Iterable[str | int]) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,59}", part):
             out += f".{part}" if out else part
         else:
-            out += f"[{part!r}]"
+            out += f"[{clip(part)}]"
     return out or "(top level)"
 
 
@@ -184,12 +102,19 @@ def _short(value: Any) -> str:
 
 
 def _schema_problems(data: Any) -> Iterator[tuple[PathKey, str]]:
-    for error in _validator().iter_errors(data):
-        yield from _describe(error)
+    errors = list(_validator().iter_errors(data))
+    # A value of the wrong type gets one message: "expected an integer" says it all for `.inf`,
+    # without "inf is greater than the maximum of 100" as well.
+    mistyped = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
+    for error in errors:
+        if error.validator == "type" or tuple(error.absolute_path) not in mistyped:
+            yield from _describe(error)
 
 
 def _describe(error: Any) -> Iterator[tuple[PathKey, str]]:
     path: PathKey = tuple(error.absolute_path)
+    if "propertyNames" in error.schema_path and isinstance(error.instance, str):
+        path = (*path, error.instance)  # point at the key, not at the mapping holding it
     schema = error.schema if isinstance(error.schema, dict) else {}
     custom = schema.get("errorMessage")
     kind = error.validator
@@ -198,9 +123,10 @@ def _describe(error: Any) -> Iterator[tuple[PathKey, str]]:
         for key in sorted(set(error.instance) - set(allowed)):
             hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             suffix = f"; did you mean {hint[0]!r}?" if hint else f" (allowed: {', '.join(allowed)})"
-            yield (*path, key), f"unknown key {key!r}{suffix}"
+            yield (*path, key), f"unknown key {clip(key)}{suffix}"
         return
     if kind == "required":
+        # jsonschema reports each missing key as its own error; the caller drops repeated lines
         for key in error.validator_value:
             if isinstance(error.instance, dict) and key not in error.instance:
                 note = f" ({custom})" if custom else ""
@@ -254,7 +180,24 @@ def _describe(error: Any) -> Iterator[tuple[PathKey, str]]:
         )
         yield path, f"expected {names}, got {_json_type(error.instance)}"
         return
-    yield path, error.message if len(error.message) <= 200 else error.message[:197] + "..."
+    yield path, _limit_message(kind, error)
+
+
+def _limit_message(kind: str, error: Any) -> str:
+    limit, instance = error.validator_value, error.instance
+    if kind == "maxLength":
+        return f"{_short(instance)} is longer than {limit} characters"
+    if kind == "minLength":
+        return "must not be empty" if limit == 1 else f"is shorter than {limit} characters"
+    if kind in ("maxItems", "maxProperties") and isinstance(instance, list | dict):
+        noun = "items" if kind == "maxItems" else "entries"
+        return f"has {len(instance)} {noun}; at most {limit} are allowed"
+    if kind == "uniqueItems":
+        return "lists the same value more than once"
+    message: str = error.message
+    if isinstance(instance, str | int | float):
+        message = message.replace(repr(instance), _short(instance), 1)
+    return message if len(message) <= 200 else message[:197] + "..."
 
 
 def _fits(branch: Any, instance: Any) -> bool:
@@ -312,12 +255,12 @@ def _check_timezone(name: str) -> None:
 
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "Europe", a long name
         hint = difflib.get_close_matches(name, sorted(available_timezones()), n=1)
         suffix = (
             f"; did you mean {hint[0]!r}?" if hint else " (write an IANA name like Europe/Berlin)"
         )
-        raise WindowError(f"unknown timezone {name!r}{suffix}") from exc
+        raise WindowError(f"unknown timezone {clip(name)}{suffix}") from exc
 
 
 def _as_tuple(value: str | list[str] | None) -> tuple[str, ...]:
@@ -329,7 +272,7 @@ def _as_tuple(value: str | list[str] | None) -> tuple[str, ...]:
 class _Builder:
     """Builds a `Report` from schema-valid data, collecting located rule violations."""
 
-    def __init__(self, path: Path, doc: _Doc) -> None:
+    def __init__(self, path: Path, doc: Doc) -> None:
         self.path, self.doc = path, doc
         self.problems: list[tuple[PathKey, str]] = []
 
@@ -354,16 +297,12 @@ class _Builder:
         window = self.window(data.get("window", "last_7_days"), ("window",))
         include_today = bool(data.get("include_today", False))
         queries: list[Query] = []
-        seen: dict[str, int] = {}
+        seen: dict[str, tuple[int, str]] = {}  # query id -> (index in queries, event)
         for index, raw in enumerate(data["queries"]):
             for query in self.queries(raw, index, window, include_today):
                 if query.id in seen:
-                    first = self.doc.positions.get(("queries", seen[query.id]), (0, 0))[0]
-                    self.problem(
-                        ("queries", index, "id"),
-                        f"duplicate query id {query.id!r} (first used at line {first})",
-                    )
-                seen.setdefault(query.id, index)
+                    self.problem(("queries", index, "id"), self.duplicate(query, index, seen))
+                seen.setdefault(query.id, (index, query.event))
                 queries.append(query)
         return Report(
             id=report_id,
@@ -380,6 +319,16 @@ class _Builder:
             path=self.path,
         )
 
+    def duplicate(self, query: Query, index: int, seen: dict[str, tuple[int, str]]) -> str:
+        first, event = seen[query.id]
+        if first == index:  # two events of one list that slug alike
+            return (
+                f"events {clip(event)} and {clip(query.event)} both make query id "
+                f"{query.id!r}: list each event once, or split them into two queries"
+            )
+        line = self.doc.positions.get(("queries", first), (0, 0))[0]
+        return f"duplicate query id {query.id!r} (first used at line {line})"
+
     def queries(
         self, raw: dict[str, Any], index: int, default: WindowSpec, include_today: bool
     ) -> Iterator[Query]:
@@ -391,7 +340,7 @@ class _Builder:
                 key=key,
                 property_type=group["property_type"],
                 name=group["name"],
-                top_n=group.get("top_n", 10),
+                top_n=int(group.get("top_n", 10)),  # the schema's integer takes 5.0 too
                 order=group.get("order", "desc"),
             )
             for key, group in raw.get("groups", {}).items()
@@ -417,11 +366,14 @@ class _Builder:
     def output(self, raw: dict[str, Any]) -> OutputSpec:
         template = None
         if "template" in raw:
-            template = (self.path.parent / raw["template"]).resolve()
-            if not template.is_dir():
-                self.problem(
-                    ("output", "template"), f"template folder {raw['template']!r} does not exist"
-                )
+            try:
+                template = (self.path.parent / raw["template"]).resolve()
+                found = template.is_dir()
+            except (OSError, ValueError):  # a NUL byte, a name too long for the file system
+                found = False
+            if not found:
+                missing = f"template folder {clip(raw['template'])} does not exist"
+                self.problem(("output", "template"), missing)
         return OutputSpec(
             formats=tuple(raw.get("formats", ("html", "pdf", "md"))),
             template=template,
@@ -451,39 +403,56 @@ class _Builder:
 # --------------------------------------------------------------------------- public API
 
 
-def _locate(path: Path, doc: _Doc, where: PathKey, message: str) -> str:
-    probe = where
-    while probe not in doc.positions and probe:
-        probe = probe[:-1]
-    line, column = doc.positions.get(probe, (1, 1))
+def one_line(text: str) -> str:
+    """`text` with every non-printable character escaped as repr() would: one line, always."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _spec_error(lines: Iterable[str]) -> SpecError:
+    # One problem reached by two schema routes prints once.
+    return SpecError(list(dict.fromkeys(one_line(line) for line in lines)))
+
+
+def _locate(path: Path, doc: Doc, where: PathKey, message: str) -> str:
+    line, column = _order(doc, where)
     return f"{path}:{line}:{column}: {display_path(where)}: {message}"
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    if len(raw) > MAX_BYTES:
+        raise _spec_error([f"{path}: the file is larger than {MAX_BYTES // 1_000_000} MB"])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        column = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
+        line = raw.count(b"\n", 0, exc.start) + 1
+        byte = raw[exc.start]
+        raise _spec_error(
+            [f"{path}:{line}:{column}: the file is not UTF-8 text (byte 0x{byte:02x})"]
+        ) from None
 
 
 def parse_report(text: str | bytes, path: Path) -> Report:
     """Parse and check one definition's text; raise `SpecError` listing every problem."""
     if isinstance(text, bytes):
-        if len(text) > MAX_BYTES:
-            raise SpecError([f"{path}:1:1: the file is larger than {MAX_BYTES // 1_000_000} MB"])
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise SpecError([f"{path}:1:{exc.start + 1}: the file is not UTF-8 text"]) from exc
+        text = _decode(text, path)
     try:
-        doc = _read_yaml(path, text)
-    except _Located as exc:
-        raise SpecError([f"{path}:{exc.line}:{exc.column}: {exc.message}"]) from None
+        doc = read_yaml(text)
+    except YamlProblem as exc:
+        raise _spec_error([f"{path}:{exc.line}:{exc.column}: {exc.message}"]) from None
     problems = sorted(_schema_problems(doc.data), key=lambda p: _order(doc, p[0]))
     if problems:
-        raise SpecError([_locate(path, doc, where, message) for where, message in problems])
+        raise _spec_error(_locate(path, doc, where, message) for where, message in problems)
     builder = _Builder(path, doc)
     report = builder.build()
     if builder.problems:
         ordered = sorted(builder.problems, key=lambda p: _order(doc, p[0]))
-        raise SpecError([_locate(path, doc, where, message) for where, message in ordered])
+        raise _spec_error(_locate(path, doc, where, message) for where, message in ordered)
     return report
 
 
-def _order(doc: _Doc, where: PathKey) -> tuple[int, int]:
+def _order(doc: Doc, where: PathKey) -> tuple[int, int]:
     probe = where
     while probe not in doc.positions and probe:
         probe = probe[:-1]
@@ -493,9 +462,10 @@ def _order(doc: _Doc, where: PathKey) -> tuple[int, int]:
 def load_report(path: Path) -> Report:
     """Read, check and build the report defined in `path`."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)  # never more: a definition is a few kB
     except OSError as exc:
-        raise SpecError([f"{path}:1:1: cannot read the file: {exc.strerror or exc}"]) from exc
+        raise _spec_error([f"{path}: cannot read the file: {exc.strerror or exc}"]) from exc
     return parse_report(raw, path)
 
 

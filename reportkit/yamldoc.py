@@ -1,0 +1,275 @@
+"""YAML text -> plain data, with the line and column of every key and item.
+
+The one place reportkit reads YAML (for `spec.py`). A report definition is plain values, lists and
+mappings, a few hundred of them, so anything else is refused here with a located message before it
+can cost time or memory: non-printable characters, YAML tags (`!!python/object`, `!foo`), nesting
+deeper than `MAX_DEPTH` (PyYAML's composer recurses once per level), aliases that loop or expand
+past `MAX_NODES` values (a billion laughs, merge-key chains), numbers too long to print, and text
+that cannot be written as UTF-8. Merge keys (`<<: *defaults`) follow the YAML spec: the mapping's
+own keys win, then earlier merged mappings over later ones.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+MAX_NODES = 20_000  # a definition is a few hundred values; more means an alias bomb or a mistake
+MAX_DEPTH = 40
+MAX_NUMBER_CHARS = 100  # longer integers are a mistake, and Python refuses to print 4300+ digits
+
+PathKey = tuple[str | int, ...]
+Position = tuple[int, int]
+
+_YAML = "tag:yaml.org,2002:"
+_MERGE = _YAML + "merge"
+_TIMESTAMP = _YAML + "timestamp"
+_INT = _YAML + "int"
+_PLAIN_TAGS = frozenset(
+    _YAML + name for name in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")
+)
+_KEY_TAGS = _PLAIN_TAGS | {_YAML + "value"}  # `=` as a key is read as the text "="
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # what YAML counts as a new line
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_TOO_DEEP = f"the definition is nested more than {MAX_DEPTH} levels deep"
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    """Plain data from one YAML file and where each of its keys and items stands (1-based)."""
+
+    data: Any
+    positions: dict[PathKey, Position]
+
+
+class YamlProblem(Exception):
+    """The text cannot be read as a report's plain data; `line` and `column` are 1-based."""
+
+    def __init__(self, line: int, column: int, message: str) -> None:
+        super().__init__(message)
+        self.line, self.column, self.message = line, column, message
+
+
+def _at(node_or_mark: Any, message: str) -> YamlProblem:
+    """A problem at a node, or at a mark (PyYAML's pure and C marks differ in type)."""
+    mark = node_or_mark.start_mark if isinstance(node_or_mark, Node) else node_or_mark
+    return YamlProblem(mark.line + 1, mark.column + 1, message)
+
+
+def clip(text: str, limit: int = 60) -> str:
+    """`repr(text)` cut to `limit` characters, so values echoed in messages stay short."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
+def tag_name(tag: str) -> str:
+    """`tag:yaml.org,2002:python/object:os.system` -> `!!python/object:os.system`."""
+    short = "!!" + tag[len(_YAML) :] if tag.startswith(_YAML) else tag
+    return short if len(short) <= 60 else short[:57] + "..."
+
+
+def position_of(text: str, index: int) -> Position:
+    """The 1-based line and column of character `index`, counting line breaks as YAML does."""
+    breaks = list(_LINE_BREAK.finditer(text, 0, index))
+    start = breaks[-1].end() if breaks else 0
+    return len(breaks) + 1, index - start + 1
+
+
+class _Loader(yaml.SafeLoader):
+    """A SafeLoader whose composer refuses deep nesting and aliases to an enclosing node."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+        self._open: set[str] = set()  # anchors of the nodes being composed
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._open:
+                raise _at(
+                    event.start_mark,
+                    f"the alias *{event.anchor} refers to a node that contains it (a loop)",
+                )
+            return super().compose_node(parent, index)
+        if self._depth > MAX_DEPTH:
+            raise _at(event.start_mark, _TOO_DEEP)
+        anchor: str | None = getattr(event, "anchor", None)
+        self._depth += 1
+        if anchor is not None:
+            self._open.add(anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            if anchor is not None:
+                self._open.discard(anchor)
+
+
+def read_yaml(text: str) -> Doc:
+    """Read one definition's text into plain data; raise `YamlProblem` for anything else."""
+    bad = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    if bad:
+        line, column = position_of(text, bad.start())
+        raise YamlProblem(
+            line,
+            column,
+            f"non-printable character U+{ord(bad.group()):04X} in the file "
+            "(YAML allows tabs, line breaks and printable text only)",
+        )
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise YamlProblem(1, 1, "the file is empty: a report needs version, title and queries")
+        if not isinstance(node, MappingNode):
+            raise _at(
+                node,
+                "a report must be a mapping of keys (version, title, queries ...), "
+                f"not {_node_kind(node)}",
+            )
+        reader = _Reader(loader)
+        data = reader.build(node, (), 0)
+        return Doc(data, reader.positions)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise YamlProblem(line, column, f"YAML syntax error: {_syntax_problem(exc)}") from exc
+    except yaml.YAMLError as exc:
+        raise YamlProblem(1, 1, f"YAML error: {' '.join(str(exc).split())}") from exc
+    finally:
+        loader.dispose()
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError) -> str:
+    if exc.problem == "second occurrence" and exc.context and exc.context_mark:
+        # PyYAML's duplicate anchor error puts its subject in the context
+        first = exc.context_mark.line + 1
+        return f"{exc.context.split(';')[0]} (first at line {first})"
+    if exc.problem and exc.problem.startswith("but ") and exc.context:
+        return f"{exc.context}, {exc.problem}"  # "expected a single document ..., but found ..."
+    return exc.problem or exc.context or "invalid YAML"
+
+
+def _node_kind(node: Node) -> str:
+    if isinstance(node, SequenceNode):
+        return "a list"
+    return f"a single value ({clip(str(node.value), 40)})"
+
+
+class _Reader:
+    """Builds plain data from composed nodes, spending one unit of `budget` per value made."""
+
+    def __init__(self, loader: _Loader) -> None:
+        self.loader = loader
+        self.positions: dict[PathKey, Position] = {(): (1, 1)}
+        self.budget = MAX_NODES
+
+    def spend(self, node: Node) -> None:
+        self.budget -= 1
+        if self.budget < 0:
+            raise _at(
+                node,
+                f"the definition expands to more than {MAX_NODES} values "
+                "(an alias expanding exponentially?)",
+            )
+
+    def build(self, node: Node, path: PathKey, depth: int) -> Any:
+        self.spend(node)
+        if depth > MAX_DEPTH:  # reached through aliases: the composer saw each piece shallower
+            raise _at(node, _TOO_DEEP)
+        if node.tag not in _PLAIN_TAGS:
+            raise _at(node, _tag_message(node.tag))
+        if isinstance(node, MappingNode):
+            return self.mapping(node, path, depth)
+        if isinstance(node, SequenceNode):
+            items = []
+            for index, item in enumerate(node.value):
+                mark = item.start_mark
+                self.positions[(*path, index)] = (mark.line + 1, mark.column + 1)
+                items.append(self.build(item, (*path, index), depth + 1))
+            return items
+        return self.scalar(node)
+
+    def mapping(self, node: MappingNode, path: PathKey, depth: int) -> dict[str, Any]:
+        own = [(key, value) for key, value in node.value if key.tag != _MERGE]
+        for key_node, _ in own:
+            _key(key_node)  # refuse a bad key where it stands, before any merge is read
+        taken = {_key(key) for key, _ in own}
+        merged = [(k, v) for k, v in self.merged(node, depth).items() if k not in taken]
+        out: dict[str, Any] = {}
+        for key, key_node, value_node in [(k, n, v) for k, (n, v) in merged] + [
+            (_key(n), n, v) for n, v in own
+        ]:
+            where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if key in out:
+                first = self.positions[(*path, key)]
+                raise YamlProblem(
+                    *where, f"duplicate key {clip(key)} (first given at line {first[0]})"
+                )
+            self.positions[(*path, key)] = where
+            out[key] = self.build(value_node, (*path, key), depth + 1)
+        return out
+
+    def merged(self, node: MappingNode, depth: int) -> dict[str, tuple[Node, Node]]:
+        """The pairs `<<` merge keys bring into `node`, earlier merged mappings first."""
+        found: dict[str, tuple[Node, Node]] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE:
+                continue
+            sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+            for source in sources:
+                if not isinstance(source, MappingNode):
+                    raise _at(source, "a merge key << takes a mapping or a list of mappings")
+                if depth > MAX_DEPTH:
+                    raise _at(source, f"merge keys are nested more than {MAX_DEPTH} levels deep")
+                inner = self.merged(source, depth + 1)
+                own = [(n, v) for n, v in source.value if n.tag != _MERGE]
+                for key, pair in [*((_key(n), (n, v)) for n, v in own), *inner.items()]:
+                    self.spend(pair[0])
+                    found.setdefault(key, pair)
+        return found
+
+    def scalar(self, node: Node) -> Any:
+        # PyYAML reads 2026-11-01 as a date (and fails on 2026-02-30): keep dates as the text
+        # written, which the schema's date format then checks.
+        if node.tag == _TIMESTAMP:
+            return str(node.value)
+        if node.tag == _INT and len(str(node.value)) > MAX_NUMBER_CHARS:
+            raise _at(node, f"a number longer than {MAX_NUMBER_CHARS} characters")
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except (ValueError, OverflowError, KeyError, IndexError) as exc:
+            # Only an explicit tag (`!!int abc`, `!!bool maybe`) makes a plain constructor fail.
+            raise _at(node, f"cannot read {clip(str(node.value))} as {tag_name(node.tag)}") from exc
+        if isinstance(value, str):
+            _check_text(node, value)
+        return value
+
+
+def _key(node: Node) -> str:
+    if not isinstance(node, ScalarNode):
+        raise _at(node, "a key must be a plain value, not a list or mapping")
+    if node.tag not in _KEY_TAGS:
+        raise _at(node, _tag_message(node.tag))
+    key = str(node.value)
+    _check_text(node, key)
+    return key
+
+
+def _check_text(node: Node, text: str) -> None:
+    surrogate = _SURROGATE.search(text)
+    if surrogate:
+        raise _at(
+            node,
+            f"the text holds U+{ord(surrogate.group()):04X}, half of a surrogate pair, "
+            "which is not a character",
+        )
+
+
+def _tag_message(tag: str) -> str:
+    return f"the YAML tag {tag_name(tag)} is not allowed: write plain values, lists and mappings"
