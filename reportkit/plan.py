@@ -94,6 +94,7 @@ def resolve_query_windows(report: Report, as_of: date) -> tuple[QueryWindows, ..
     """Resolve every query's window (and its compare window) for `as_of`."""
     out = []
     for query in report.queries:
+        where = f"{report.path}: " if report.path else ""
         try:
             current = resolve_window(
                 query.window,
@@ -101,14 +102,20 @@ def resolve_query_windows(report: Report, as_of: date) -> tuple[QueryWindows, ..
                 week_start=report.week_start,
                 include_today=query.include_today,
             )
+            previous = (
+                previous_window(query.window, current, report.compare, week_start=report.week_start)
+                if report.compare
+                else None
+            )
         except WindowError as exc:
-            where = f"{report.path}: " if report.path else ""
             raise WindowError(f"{where}query {query.id!r}: {exc}") from None
-        previous = (
-            previous_window(query.window, current, report.compare, week_start=report.week_start)
-            if report.compare
-            else None
-        )
+        except (OverflowError, ValueError):
+            # date arithmetic past year 1 or 9999: last_9999_years, previous_year of 0001-01-01
+            raise WindowError(
+                f"{where}query {query.id!r}: window {query.window.describe()} on "
+                f"{as_of.isoformat()}{' with compare: ' + report.compare if report.compare else ''}"
+                " reaches outside the calendar (years 1 to 9999)"
+            ) from None
         out.append(QueryWindows(query.id, current, previous))
     return tuple(out)
 
