@@ -7,6 +7,7 @@ Commands parse arguments, call the library and map its errors to exit codes
 from __future__ import annotations
 
 import json
+import math
 import signal
 import sys
 import threading
@@ -115,6 +116,26 @@ STATE_DIR = click.option(
 SMTP_URL = click.option(
     "--smtp-url", help="SMTP server, e.g. smtp://user:pass@host:587 (default: $REPORTKIT_SMTP_URL)."
 )
+
+
+class _Seconds(click.FloatRange):
+    """A finite number of seconds from 0 (or just above, unless `zero`) to `most`.
+
+    FloatRange alone lets "nan" through, since every comparison with nan is false.
+    """
+
+    name = "number"
+
+    def __init__(self, most: float, *, zero: bool = False) -> None:
+        super().__init__(min=0, max=most, min_open=not zero)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if math.isnan(seconds):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return seconds
+
+
 PATHS = click.argument(
     "paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=False)
 )
@@ -272,14 +293,14 @@ def _parse_formats(text: str | None) -> tuple[str, ...] | None:
 )
 @click.option(
     "--poll-interval",
-    type=click.FloatRange(0, 3600, min_open=True),
+    type=_Seconds(3600),
     default=30.0,
     show_default=True,
     help="Seconds between polls of an asynchronous CleverTap query.",
 )
 @click.option(
     "--query-timeout",
-    type=click.FloatRange(0, 86400, min_open=True),
+    type=_Seconds(86400),
     default=900.0,
     show_default=True,
     help="Seconds a CleverTap query may take, polls included.",
@@ -309,14 +330,14 @@ def _parse_formats(text: str | None) -> tuple[str, ...] | None:
 )
 @click.option(
     "--backoff",
-    type=click.FloatRange(0, 600),
+    type=_Seconds(600, zero=True),
     default=2.0,
     show_default=True,
     help="Seconds before the first retry of a CleverTap request, doubling after (with jitter).",
 )
 @click.option(
     "--rate-limit-backoff",
-    type=click.FloatRange(0, 600),
+    type=_Seconds(600, zero=True),
     default=30.0,
     show_default=True,
     help="Seconds a retry waits at least after 429 Too many concurrent requests.",
