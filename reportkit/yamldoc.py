@@ -60,6 +60,15 @@ def _at(node_or_mark: Any, message: str) -> YamlProblem:
     return YamlProblem(mark.line + 1, mark.column + 1, message)
 
 
+def _position(node: Node) -> Position:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _problem(where: Node | Position, message: str) -> YamlProblem:
+    line, column = _position(where) if isinstance(where, Node) else where
+    return YamlProblem(line, column, message)
+
+
 def clip(text: str, limit: int = 60) -> str:
     """`repr(text)` cut to `limit` characters, so values echoed in messages stay short."""
     shown = repr(text)
@@ -86,6 +95,9 @@ class _Loader(yaml.SafeLoader):
         super().__init__(text)
         self._depth = 0
         self._open: set[str] = set()  # anchors of the nodes being composed
+        # where each alias in a list stands, by (id of the list, index): the node an alias
+        # yields carries the position of its anchor
+        self.alias_positions: dict[tuple[int, int], Position] = {}
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         event: Any = self.peek_event()  # type: ignore[no-untyped-call]
@@ -95,6 +107,9 @@ class _Loader(yaml.SafeLoader):
                     event.start_mark,
                     f"the alias *{event.anchor} refers to a node that contains it (a loop)",
                 )
+            if isinstance(index, int):
+                mark: Any = event.start_mark
+                self.alias_positions[(id(parent), index)] = (mark.line + 1, mark.column + 1)
             return super().compose_node(parent, index)
         if self._depth > MAX_DEPTH:
             raise _at(event.start_mark, _TOO_DEEP)
@@ -162,61 +177,76 @@ def _node_kind(node: Node) -> str:
 
 
 class _Reader:
-    """Builds plain data from composed nodes, spending one unit of `budget` per value made."""
+    """Builds plain data from composed nodes, spending one unit of `budget` per value made.
+
+    An alias makes the composer hand back a node already built; from there on, problems of size
+    and depth are located at the alias that started the expansion, not deep inside its anchor.
+    """
 
     def __init__(self, loader: _Loader) -> None:
         self.loader = loader
         self.positions: dict[PathKey, Position] = {(): (1, 1)}
         self.budget = MAX_NODES
+        self.built: set[int] = set()  # ids of the lists and mappings built so far
 
-    def spend(self, node: Node) -> None:
+    def spend(self, where: Node | Position) -> None:
         self.budget -= 1
         if self.budget < 0:
-            raise _at(
-                node,
+            raise _problem(
+                where,
                 f"the definition expands to more than {MAX_NODES} values "
                 "(an alias expanding exponentially?)",
             )
 
-    def build(self, node: Node, path: PathKey, depth: int) -> Any:
-        self.spend(node)
+    def build(self, node: Node, path: PathKey, depth: int, alias: Position | None = None) -> Any:
+        if isinstance(node, MappingNode | SequenceNode):
+            if alias is None and id(node) in self.built:
+                alias = self.positions.get(path)
+            self.built.add(id(node))
+        self.spend(alias or node)
         if depth > MAX_DEPTH:  # reached through aliases: the composer saw each piece shallower
-            raise _at(node, _TOO_DEEP)
+            raise _problem(alias or node, _TOO_DEEP)
         if node.tag not in _PLAIN_TAGS:
             raise _at(node, _tag_message(node.tag))
         if isinstance(node, MappingNode):
-            return self.mapping(node, path, depth)
+            return self.mapping(node, path, depth, alias)
         if isinstance(node, SequenceNode):
             items = []
             for index, item in enumerate(node.value):
-                mark = item.start_mark
-                self.positions[(*path, index)] = (mark.line + 1, mark.column + 1)
-                items.append(self.build(item, (*path, index), depth + 1))
+                where = self.loader.alias_positions.get((id(node), index)) or _position(item)
+                self.positions[(*path, index)] = where
+                items.append(self.build(item, (*path, index), depth + 1, alias))
             return items
         return self.scalar(node)
 
-    def mapping(self, node: MappingNode, path: PathKey, depth: int) -> dict[str, Any]:
+    def mapping(
+        self, node: MappingNode, path: PathKey, depth: int, alias: Position | None
+    ) -> dict[str, Any]:
         own = [(key, value) for key, value in node.value if key.tag != _MERGE]
         for key_node, _ in own:
             _key(key_node)  # refuse a bad key where it stands, before any merge is read
         taken = {_key(key) for key, _ in own}
-        merged = [(k, v) for k, v in self.merged(node, depth).items() if k not in taken]
+        merged = self.merged(node, alias or _position(node), 0)
+        pairs = [(k, n, v) for k, (n, v) in merged.items() if k not in taken]
         out: dict[str, Any] = {}
-        for key, key_node, value_node in [(k, n, v) for k, (n, v) in merged] + [
-            (_key(n), n, v) for n, v in own
-        ]:
-            where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+        for key, key_node, value_node in pairs + [(_key(n), n, v) for n, v in own]:
+            where = _position(key_node)
             if key in out:
                 first = self.positions[(*path, key)]
                 raise YamlProblem(
                     *where, f"duplicate key {clip(key)} (first given at line {first[0]})"
                 )
             self.positions[(*path, key)] = where
-            out[key] = self.build(value_node, (*path, key), depth + 1)
+            out[key] = self.build(value_node, (*path, key), depth + 1, alias)
         return out
 
-    def merged(self, node: MappingNode, depth: int) -> dict[str, tuple[Node, Node]]:
-        """The pairs `<<` merge keys bring into `node`, earlier merged mappings first."""
+    def merged(
+        self, node: MappingNode, origin: Position, level: int
+    ) -> dict[str, tuple[Node, Node]]:
+        """The pairs `<<` merge keys bring into `node`, earlier merged mappings first.
+
+        Problems of size and depth are located at `origin`, the mapping the merging started from.
+        """
         found: dict[str, tuple[Node, Node]] = {}
         for key_node, value_node in node.value:
             if key_node.tag != _MERGE:
@@ -225,12 +255,12 @@ class _Reader:
             for source in sources:
                 if not isinstance(source, MappingNode):
                     raise _at(source, "a merge key << takes a mapping or a list of mappings")
-                if depth > MAX_DEPTH:
-                    raise _at(source, f"merge keys are nested more than {MAX_DEPTH} levels deep")
-                inner = self.merged(source, depth + 1)
+                if level >= MAX_DEPTH:
+                    raise _problem(origin, f"merge keys are nested more than {MAX_DEPTH} deep")
+                inner = self.merged(source, origin, level + 1)
                 own = [(n, v) for n, v in source.value if n.tag != _MERGE]
                 for key, pair in [*((_key(n), (n, v)) for n, v in own), *inner.items()]:
-                    self.spend(pair[0])
+                    self.spend(origin)
                     found.setdefault(key, pair)
         return found
 
