@@ -81,13 +81,29 @@ def split_for_trends(dates: DateRange) -> list[DateRange]:
         return [dates]
     parts = []
     start = dates.start
-    while start <= dates.end:
+    while True:
         month_start = start.replace(day=1)
-        next_start = shift_periods(month_start, "month", 12)
-        end = min(dates.end, next_start - timedelta(days=1))
+        months_left = (dates.end.year - start.year) * 12 + dates.end.month - start.month
+        if months_left < 12:  # the last part (shifting 12 months could pass year 9999)
+            parts.append(DateRange(start, dates.end))
+            return parts
+        end = shift_periods(month_start, "month", 12) - timedelta(days=1)
         parts.append(DateRange(start, end))
         start = end + timedelta(days=1)
-    return parts
+
+
+MAX_TREND_POINTS = 3660  # ten years of days; a longer trend is a mistake that would run for long
+
+
+def _check_trend_size(report: Report, query_id: str, granularity: str, dates: DateRange) -> None:
+    months = (dates.end.year - dates.start.year) * 12 + dates.end.month - dates.start.month + 1
+    points = {"daily": dates.days, "weekly": dates.days // 7, "monthly": months}[granularity]
+    if points > MAX_TREND_POINTS:
+        where = f"{report.path}: " if report.path else ""
+        raise WindowError(
+            f"{where}query {query_id!r}: a {granularity} trend over {dates} has {points} points, "
+            f"more than {MAX_TREND_POINTS}: choose a shorter window or a coarser granularity"
+        )
 
 
 def resolve_query_windows(report: Report, as_of: date) -> tuple[QueryWindows, ...]:
@@ -199,6 +215,7 @@ def plan_requests(report: Report, as_of: date) -> Plan:
                 if query.unique:
                     builder.add("/1/counts/profiles.json", base, Serves(query.id, role, "unique"))
             else:
+                _check_trend_size(report, query.id, query.granularity, dates)
                 for part in split_for_trends(dates):
                     body: dict[str, Any] = {
                         "event_name": query.event,

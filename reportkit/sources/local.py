@@ -292,16 +292,23 @@ def _periods(window: _Window, kind: str) -> list[date]:
     else:
         first, step = window.start.replace(day=1), "month"
     periods = []
-    current = first
-    while current <= window.end:
+    current: date | None = first
+    while current is not None and current <= window.end:
         periods.append(current)
-        if step == "day":
-            current += timedelta(days=1)
-        elif step == "week":
-            current += timedelta(days=7)
-        else:
-            current = date(current.year + current.month // 12, current.month % 12 + 1, 1)
+        current = _next_period(current, step)
     return periods
+
+
+def _next_period(current: date, step: str) -> date | None:
+    """The start of the next period, or None after the one holding 9999-12-31."""
+    try:
+        if step == "day":
+            return current + timedelta(days=1)
+        if step == "week":
+            return current + timedelta(days=7)
+        return date(current.year + current.month // 12, current.month % 12 + 1, 1)
+    except (OverflowError, ValueError):
+        return None
 
 
 def _ranges(
