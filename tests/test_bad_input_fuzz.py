@@ -1,0 +1,210 @@
+"""Bad report definitions through validate, plan and run: exit 0, or one located line per problem.
+
+Hypothesis feeds mutated examples, spliced bytes and bombs to the real CLI in-process; a few real
+subprocesses prove that no traceback reaches stderr and that memory stays bounded. The seed is
+fixed (derandomize), so CI sees the same cases every run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, given, settings
+
+from reportkit.cli import cli
+from reportkit.errors import SpecError
+from reportkit.spec import parse_report
+from tests.conftest import AS_OF
+from tests.fuzz_support import BOMBS, check_problem_lines, definitions, runnable_definitions
+
+FUZZ = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+NAME = "fuzzed.yaml"
+OK_VALIDATE = "ok: 1 report definition is valid\n"
+MEMORY_LIMIT_KB = 200 * 1024
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fuzz")
+
+
+def _invoke(folder: Path, data: bytes, *args: str) -> Result:
+    """Run the CLI in `folder` on `data` saved as fuzzed.yaml; the path is printed as NAME."""
+    (folder / NAME).write_bytes(data)
+    cwd = Path.cwd()
+    os.chdir(folder)
+    try:
+        return CliRunner().invoke(cli, list(args))
+    finally:
+        os.chdir(cwd)
+
+
+def _no_crash(result: Result) -> None:
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"{type(result.exception).__name__}: {result.exception}")
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.timeout(120)
+@settings(FUZZ, max_examples=300)
+@given(data=definitions())
+def test_validate_answers_ok_or_located_lines(workdir: Path, data: bytes) -> None:
+    result = _invoke(workdir, data, "validate", NAME)
+    _no_crash(result)
+    if result.exit_code == 0:
+        assert result.stdout == OK_VALIDATE
+        return
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    check_problem_lines(result.stderr, NAME)
+
+
+def _window_error(stderr: str) -> bool:
+    """plan's one line for a window that cannot be resolved on AS_OF."""
+    return re.fullmatch(rf"error: {NAME}: query '[^']+': \S.*\n", stderr) is not None
+
+
+@pytest.mark.timeout(120)
+@settings(FUZZ, max_examples=150)
+@given(data=definitions())
+def test_plan_answers_a_plan_or_one_line_per_problem(workdir: Path, data: bytes) -> None:
+    result = _invoke(workdir, data, "plan", NAME, "--as-of", AS_OF, "--json")
+    _no_crash(result)
+    if result.exit_code == 0:
+        assert result.stdout.startswith("[")
+        return
+    assert result.exit_code == 2, result.output
+    if not _window_error(result.stderr):
+        check_problem_lines(result.stderr, NAME)
+
+
+# A run fails (exit 1) only for a report that cannot be asked: it validates but names what the
+# store does not know, an event ("Invalid event") or a property under that property type
+# ("Invalid group"); or its windows cannot be resolved on AS_OF (a report-level failure in a run,
+# so that the other reports still complete, exit 2 in `plan`).
+_UNKNOWN_NAME = (
+    r"  query '[^']+': [^\n]*Invalid (event|group)[^\n]* \(POST /1/counts/\S+ \{[^\n]*\}\)"
+)
+_BAD_WINDOW = (
+    rf"  {NAME}: query '[^']+': (window [^\n]* reaches outside the calendar \(years 1 to 9999\)"
+    r"|a (daily|weekly|monthly) trend over [^\n]* points, more than 3660: [^\n]*"
+    r"|window '[^']+' has no complete day on [^\n]*)"
+)
+_FAILED = re.compile(rf"FAILED  \S+\n(({_UNKNOWN_NAME})\n)+|FAILED  \S+\n{_BAD_WINDOW}\n")
+
+
+@pytest.mark.timeout(240)
+@settings(FUZZ, max_examples=40)
+@given(data=runnable_definitions())
+def test_run_writes_a_report_or_explains_why(workdir: Path, demo_store: Path, data: bytes) -> None:
+    result = _invoke(
+        workdir,
+        data,
+        "run",
+        NAME,
+        "--as-of",
+        AS_OF,
+        "--source",
+        f"local:{demo_store}",
+        "--format",
+        "md",
+        "--out",
+        str(workdir / "out"),
+        "--state-dir",
+        str(workdir / "state"),
+    )
+    _no_crash(result)
+    if result.exit_code == 0:
+        assert result.stdout.startswith("ok      ")
+    elif result.exit_code == 1:
+        assert _FAILED.fullmatch(result.stderr), result.stderr
+    else:
+        assert result.exit_code == 2, result.output
+        if not _window_error(result.stderr):
+            check_problem_lines(result.stderr, NAME)
+
+
+def _measured_run(args: list[str], cwd: Path) -> tuple[int, str, str, int]:
+    """Run `python -m reportkit ARGS`; exit code, stdout, stderr and the child's max RSS in kB."""
+    out, err = cwd / "stdout.txt", cwd / "stderr.txt"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "reportkit", *args], cwd=cwd, stdout=stdout, stderr=stderr
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    return child.returncode, out.read_text(), err.read_text(), usage.ru_maxrss
+
+
+BOMB_PROBLEMS = {
+    "billion-laughs": f"{NAME}:5:15: the definition expands to more than 20000 values "
+    "(an alias expanding exponentially?)",
+    "billion-laughs-wide": f"{NAME}:3:40: the definition expands to more than 20000 values "
+    "(an alias expanding exponentially?)",
+    "merge-bomb": f"{NAME}:5:5: the definition expands to more than 20000 values "
+    "(an alias expanding exponentially?)",
+    "merge-chain": f"{NAME}:42:6: merge keys are nested more than 40 deep",
+    "deep-flow": f"{NAME}:2:48: the definition is nested more than 40 levels deep",
+}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("bomb", sorted(BOMBS))
+@pytest.mark.parametrize("command", ["validate", "plan", "run"])
+def test_bombs_stop_early_in_a_real_process(
+    tmp_path: Path, bomb: str, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / NAME).write_bytes(BOMBS[bomb])
+    args = [command, NAME] + (["--source", "local:none.duckdb"] if command == "run" else [])
+    code, out, err, max_rss_kb = _measured_run(args, tmp_path)
+    with capsys.disabled():
+        print(f"\n{command} {bomb}: exit {code}, max RSS {max_rss_kb / 1024:.1f} MB", end="")
+    assert (code, out, err) == (2, "", BOMB_PROBLEMS[bomb] + "\n")
+    assert max_rss_kb < MEMORY_LIMIT_KB
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("bomb", sorted(BOMBS))
+def test_bombs_allocate_little_while_read(bomb: str, capsys: pytest.CaptureFixture[str]) -> None:
+    tracemalloc.start()
+    try:
+        with pytest.raises(SpecError) as info:
+            parse_report(BOMBS[bomb], Path(NAME))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    with capsys.disabled():
+        print(f"\nparse_report {bomb}: peak traced {peak / 2**20:.1f} MB", end="")
+    assert info.value.problems == [BOMB_PROBLEMS[bomb]]
+    assert peak < MEMORY_LIMIT_KB * 1024
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"version: 1\x00\n", f"{NAME}:1:11: non-printable character U+0000 in the file "
+         "(YAML allows tabs, line breaks and printable text only)"),
+        (b"\xff\xfe", f"{NAME}:1:1: the file is not UTF-8 text (byte 0xff)"),
+        (b"", f"{NAME}:1:1: the file is empty: a report needs version, title and queries"),
+        (b"a: !!python/object/apply:os.system [echo hacked]\n", f"{NAME}:1:4: the YAML tag "
+         "!!python/object/apply:os.system is not allowed: write plain values, lists and mappings"),
+    ],
+)  # fmt: skip
+def test_a_real_process_prints_no_traceback(tmp_path: Path, data: bytes, expected: str) -> None:
+    (tmp_path / NAME).write_bytes(data)
+    for command in ("validate", "plan"):
+        code, out, err, _ = _measured_run([command, NAME], tmp_path)
+        assert (code, out, err) == (2, "", expected + "\n")
