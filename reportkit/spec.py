@@ -135,7 +135,7 @@ def _describe(error: Any) -> Iterator[tuple[PathKey, str]]:
     if kind == "not" and custom and "required" in error.validator_value:
         yield (*path, error.validator_value["required"][0]), custom
         return
-    if custom:
+    if custom and kind != "type":  # a list where an id belongs needs the type message
         yield path, f"{_short(error.instance)} {custom}"
         return
     if kind in ("anyOf", "oneOf") and error.context:
@@ -421,6 +421,8 @@ def _locate(path: Path, doc: Doc, where: PathKey, message: str) -> str:
 def _decode(raw: bytes, path: Path) -> str:
     if len(raw) > MAX_BYTES:
         raise _spec_error([f"{path}: the file is larger than {MAX_BYTES // 1_000_000} MB"])
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _spec_error([f"{path}:1:1: the file is UTF-16 text: save it as UTF-8"])
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -167,7 +167,14 @@ def _syntax_problem(exc: yaml.MarkedYAMLError) -> str:
         return f"{exc.context.split(';')[0]} (first at line {first})"
     if exc.problem and exc.problem.startswith("but ") and exc.context:
         return f"{exc.context}, {exc.problem}"  # "expected a single document ..., but found ..."
-    return exc.problem or exc.context or "invalid YAML"
+    problem = exc.problem or exc.context or "invalid YAML"
+    if "'\\t'" in problem:
+        problem += " (indent with spaces: YAML does not allow tabs there)"
+    elif exc.problem and exc.context and exc.context.startswith("while ") and exc.context_mark:
+        # "while scanning a quoted scalar": where the unclosed quote or bracket opened
+        mark = exc.context_mark
+        problem += f" ({exc.context} at line {mark.line + 1}, column {mark.column + 1})"
+    return problem
 
 
 def _node_kind(node: Node) -> str:
@@ -254,7 +261,7 @@ class _Reader:
             sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
             for source in sources:
                 if not isinstance(source, MappingNode):
-                    raise _at(source, "a merge key << takes a mapping or a list of mappings")
+                    raise _at(key_node, "a merge key << takes a mapping or a list of mappings")
                 if level >= MAX_DEPTH:
                     raise _problem(origin, f"merge keys are nested more than {MAX_DEPTH} deep")
                 inner = self.merged(source, origin, level + 1)

@@ -134,7 +134,8 @@ def test_example_reports_are_valid() -> None:
         ),
         (
             "version: 1\ntitle: [unclosed\n",
-            "r.yaml:3:1: YAML syntax error: expected ',' or ']', but got '<stream end>'",
+            "r.yaml:3:1: YAML syntax error: expected ',' or ']', but got '<stream end>' "
+            "(while parsing a flow sequence at line 2, column 8)",
         ),
         (
             GOOD + "  - id: sales\n    event: X\n    kind: count\n",
@@ -157,8 +158,10 @@ def test_every_problem_is_reported_not_just_the_first() -> None:
 
 
 def test_binary_bytes_are_refused_with_a_location() -> None:
-    assert problems(b"version: 1\n\xff\xfe") == ["r.yaml:2:1: the file is not UTF-8 text (byte 0xff)"]
-    assert problems("title: é\xe9".encode("utf-8")[:-1]) == [
+    assert problems(b"version: 1\n\xff\xfe") == [
+        "r.yaml:2:1: the file is not UTF-8 text (byte 0xff)"
+    ]
+    assert problems("title: é\xe9".encode()[:-1]) == [
         "r.yaml:1:9: the file is not UTF-8 text (byte 0xc3)"
     ]
 
