@@ -67,16 +67,21 @@ class _Group(click.Group):
 
 
 def _warn(text: str) -> None:
-    """A problem on stderr. Messages quote data (event names, values, a server's answer): an
-    ESC or a BEL in them would be a command to the terminal, so control characters are replaced."""
+    """A problem on stderr, one line. Messages quote data (event names, values, a server's
+    answer): an ESC or a BEL in them would be a command to the terminal, so control characters
+    are replaced, and a line break is shown as \\n so that one problem stays one line."""
     from reportkit.render.labels import inert_text
 
-    click.echo(inert_text(text), err=True)
+    click.echo(inert_text(text.replace("\r", "\\r").replace("\n", "\\n")), err=True)
 
 
 def _fail(exc: ReportkitError) -> NoReturn:
     # Located problems (FILE:LINE:COLUMN: ...) stand alone, one per line, as linters print them.
-    _warn(str(exc) if isinstance(exc, SpecError) else f"error: {exc}")
+    if isinstance(exc, SpecError):
+        for problem in exc.problems:  # each already one line: values are escaped where echoed
+            _warn(problem)
+    else:
+        _warn(f"error: {exc}")
     sys.exit(exc.exit_code)
 
 

@@ -20,6 +20,17 @@ with `raise ... from exc`, so no traceback reaches the terminal.
 from __future__ import annotations
 
 
+def one_line(text: str) -> str:
+    """`text` with every non-printable character escaped as repr() would: one line, always.
+
+    Messages echo what users wrote (ids, event names, paths); a newline or an escape sequence
+    in one of them must not break the one-line-per-problem output or drive the terminal.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class ReportkitError(Exception):
     """Base of every error reportkit raises on purpose."""
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from reportkit.assets import report_schema_path
-from reportkit.errors import InvalidInput, SpecError, WindowError
+from reportkit.errors import InvalidInput, SpecError, WindowError, one_line
 from reportkit.model import (
     DeliverSpec,
     EmailSpec,
@@ -401,11 +401,6 @@ class _Builder:
 
 
 # --------------------------------------------------------------------------- public API
-
-
-def one_line(text: str) -> str:
-    """`text` with every non-printable character escaped as repr() would: one line, always."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _spec_error(lines: Iterable[str]) -> SpecError:

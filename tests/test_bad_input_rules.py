@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from reportkit.cli import cli
-from reportkit.errors import SpecError, WindowError
+from reportkit.errors import SpecError, WindowError, one_line
 from reportkit.plan import plan_requests, split_for_trends
-from reportkit.spec import MAX_BYTES, ecma_regex, load_report, one_line, parse_report
+from reportkit.spec import MAX_BYTES, ecma_regex, load_report, parse_report
 from reportkit.windows import DateRange
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -249,3 +249,29 @@ def test_run_refuses_numbers_it_cannot_use(option: str, value: str, message: str
     result = CliRunner().invoke(cli, ["run", "reports/", option, value])
     assert result.exit_code == 2
     assert result.stderr.splitlines()[-1] == f"Error: Invalid value for '{option}': {message}"
+
+
+def test_a_path_with_a_newline_stays_on_one_line() -> None:
+    result = CliRunner().invoke(cli, ["validate", "no\nsuch\x1b[2J"])
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "error: no\\nsuch\ufffd[2J: no such file or folder\n",
+    )
+
+
+def test_a_failed_query_naming_an_odd_event_stays_on_one_line(
+    demo_store: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "odd.yaml"
+    path.write_text(
+        'version: 1\ntitle: t\nqueries:\n  - {id: q, event: "No\\nSuch\\e[2J", kind: count}\n'
+    )
+    args = ["run", str(path), "--as-of", "2026-11-30", "--source", f"local:{demo_store}"]
+    args += ["--out", str(tmp_path / "out"), "--state-dir", str(tmp_path / "state")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == "FAILED  odd"
+    assert lines[1].startswith("  query 'q': ")
+    assert "Invalid event : No\\nSuch\ufffd[2J" in lines[1]
+    assert len(lines) == 2
