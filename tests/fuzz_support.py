@@ -151,6 +151,19 @@ FITTING: dict[str, st.SearchStrategy[Any]] = {
     "title": st.text(max_size=20),
     "description": st.text(max_size=40),
     "sum_event_prop": st.sampled_from(PROPERTIES),
+    "chart": st.fixed_dictionaries(
+        {},
+        optional={
+            "mark": st.sampled_from(["bar", "line", "area", "point", "tick"]),
+            "color": st.sampled_from(["#ff0000", "teal", "not a colour", ""]),
+            "show": st.booleans(),
+            "vega_lite": st.dictionaries(
+                st.sampled_from(["width", "height", "padding", "mark", "title", "config"]),
+                st.integers(-10, 10**9) | values(4),
+                max_size=2,
+            ),
+        },
+    ),
 }
 
 
@@ -158,6 +171,10 @@ FITTING: dict[str, st.SearchStrategy[Any]] = {
 def fitting_mutations(draw: st.DrawFn, document: Any) -> Mutation:
     """Replace a value with one of the right kind for its key: mostly valid, often odd."""
     paths = [p for p in paths_of(document) if p and p[-1] in FITTING]
+    queries = [p for p in paths if len(p) == 3 and p[0] == "queries"]
+    if queries and draw(st.booleans()):  # the examples hold no chart: add one
+        query = draw(st.sampled_from(queries))[:2]
+        return Mutation("add", query, ("chart", draw(FITTING["chart"])))
     path = draw(st.sampled_from(paths))
     return Mutation("replace", path, draw(FITTING[str(path[-1])]))
 

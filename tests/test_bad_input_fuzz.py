@@ -90,10 +90,11 @@ def test_plan_answers_a_plan_or_one_line_per_problem(workdir: Path, data: bytes)
         check_problem_lines(result.stderr, NAME)
 
 
-# A run fails (exit 1) only for a report that cannot be asked: it validates but names what the
+# A run fails (exit 1) only for a report that cannot be made: it validates but names what the
 # store does not know, an event ("Invalid event") or a property under that property type
-# ("Invalid group"); or its windows cannot be resolved on AS_OF (a report-level failure in a run,
-# so that the other reports still complete, exit 2 in `plan`).
+# ("Invalid group"); its windows cannot be resolved on AS_OF (a report-level failure in a run,
+# so that the other reports still complete; exit 2 in `plan`); or its chart override cannot be
+# drawn (a render failure naming the chart).
 _UNKNOWN_NAME = (
     r"  query '[^']+': [^\n]*Invalid (event|group)[^\n]* \(POST /1/counts/\S+ \{[^\n]*\}\)"
 )
@@ -102,7 +103,13 @@ _BAD_WINDOW = (
     r"|a (daily|weekly|monthly) trend over [^\n]* points, more than 3660: [^\n]*"
     r"|window '[^']+' has no complete day on [^\n]*)"
 )
-_FAILED = re.compile(rf"FAILED  \S+\n(({_UNKNOWN_NAME})\n)+|FAILED  \S+\n{_BAD_WINDOW}\n")
+_BAD_CHART = (
+    r"  chart '[^']+' (could not be drawn: [^\n]+"
+    r"|would be [0-9]+ pixels in (width|height) as a PNG, more than 10000: [^\n]*)"
+)
+_FAILED = re.compile(
+    rf"FAILED  \S+\n(({_UNKNOWN_NAME})\n)+|FAILED  \S+\n({_BAD_WINDOW}|{_BAD_CHART})\n"
+)
 
 
 @pytest.mark.timeout(240)

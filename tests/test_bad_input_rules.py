@@ -275,3 +275,22 @@ def test_a_failed_query_naming_an_odd_event_stays_on_one_line(
     assert lines[1].startswith("  query 'q': ")
     assert "Invalid event : No\\nSuch\ufffd[2J" in lines[1]
     assert len(lines) == 2
+
+
+def test_a_chart_too_large_to_rasterise_fails_its_report_not_the_process(
+    demo_store: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "wide.yaml"
+    path.write_text(
+        "version: 1\ntitle: t\nqueries:\n  - id: q\n    event: Charged\n    kind: trend\n"
+        "    chart: {vega_lite: {width: 100000000}}\n"
+    )
+    args = ["run", str(path), "--as-of", "2026-11-30", "--source", f"local:{demo_store}"]
+    args += ["--out", str(tmp_path / "out"), "--state-dir", str(tmp_path / "state")]
+    result = CliRunner().invoke(cli, [*args, "--format", "md"])
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "FAILED  wide\n  chart 'q' would be 200000108 pixels in width as a PNG, more than 10000: "
+        "check the chart's vega_lite width, height and padding\n",
+    )
+    assert CliRunner().invoke(cli, [*args, "--format", "html"]).exit_code == 0

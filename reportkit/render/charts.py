@@ -398,11 +398,15 @@ def render_svg(chart: Chart) -> str:
     return svg
 
 
+MAX_PNG_SIDE = 10_000  # pixels; vl-convert aborts the process when it cannot allocate a canvas
+
+
 def render_png(chart: Chart, svg: str | None = None, scale: float = 2.0) -> bytes:
-    """PNG for Markdown, from the chart's checked SVG (drawn here when not given)."""
+    """PNG for Markdown, rasterised from the chart's SVG (made here when not given)."""
     import vl_convert as vlc
 
     svg = render_svg(chart) if svg is None else svg
+    _check_png_size(chart, svg, scale)
     try:
         png: bytes = vlc.svg_to_png(svg, scale=scale)
     except Exception as exc:
@@ -412,10 +416,27 @@ def render_png(chart: Chart, svg: str | None = None, scale: float = 2.0) -> byte
     return png
 
 
+def _check_png_size(chart: Chart, svg: str, scale: float) -> None:
+    # A `vega_lite: {width: 100000000}` override draws fine as SVG but asks the rasteriser for
+    # hundreds of GB; refuse it before vl-convert takes the process down.
+    tag = re.match(r"\s*<svg\b[^>]*>", svg)
+    sizes = re.findall(r'\b(width|height)="([0-9.]+)', tag.group() if tag else "")
+    for name, value in sizes:
+        pixels = float(value) * scale
+        if pixels > MAX_PNG_SIDE:
+            raise RenderError(
+                f"chart {chart.chart_id!r} would be {pixels:.0f} pixels in {name} as a PNG, "
+                f"more than {MAX_PNG_SIDE}: check the chart's vega_lite width, height and padding"
+            )
+
+
 def render_svgs(charts: Iterable[Chart]) -> dict[str, str]:
     return {chart.chart_id: render_svg(chart) for chart in charts}
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    # vl-convert puts the JavaScript error on the line after its own, then a stack trace
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = " ".join([line for line in lines if not line.startswith("at ")][:2])
+    text = text or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
