@@ -298,8 +298,15 @@ class _Builder:
         include_today = bool(data.get("include_today", False))
         queries: list[Query] = []
         seen: dict[str, tuple[int, str]] = {}  # query id -> (index in queries, event)
+        most = _schema()["properties"]["queries"]["maxItems"]
         for index, raw in enumerate(data["queries"]):
-            for query in self.queries(raw, index, window, include_today):
+            made = list(self.queries(raw, index, window, include_today))
+            if len(queries) <= most < len(queries) + len(made):
+                self.problem(
+                    ("queries", index, "event"),
+                    f"event lists make this report more than {most} queries; split it in two",
+                )
+            for query in made:
                 if query.id in seen:
                     self.problem(("queries", index, "id"), self.duplicate(query, index, seen))
                 seen.setdefault(query.id, (index, query.event))
