@@ -104,7 +104,7 @@ _BAD_WINDOW = (
     r"|window '[^']+' has no complete day on [^\n]*)"
 )
 _BAD_CHART = (
-    r"  chart '[^']+' (could not be drawn: [^\n]+"
+    r"  chart '[^']+' (could not be drawn: [^\n]+|refers to [^\n]+"
     r"|would be [0-9]+ pixels in (width|height) as a PNG, more than 10000: [^\n]*)"
 )
 _FAILED = re.compile(
