@@ -14,11 +14,16 @@ field's name, see `store.PROFILE_FIELD_SCOPES`) or `<property_type>.<name>` (`ge
 Values: strings -> STR, numbers -> NUMBER, `"$D_<epoch>"` strings (and CSV/Parquet DATE or
 TIMESTAMP columns) -> DATE, booleans -> STR "true"/"false"; nested objects or lists are refused.
 
-Everything is parsed by DuckDB in bulk; the whole call is one transaction.
+Everything is parsed by DuckDB in bulk, and a file is read in full before anything is written:
+the store changes in one transaction at the end, or not at all. A failed import into a store that
+did not exist leaves no file behind.
 """
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,14 +37,9 @@ if TYPE_CHECKING:
     import duckdb
 
 MAX_REASONS = 100
+MAX_REASON_CHARS = 200  # a reason quotes the bad value; a 10 MB value is cut short
 _DATE_RE = r"^\$D_-?[0-9]+$"
 _NUMERIC = ("BIGINT", "UBIGINT", "DOUBLE", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "FLOAT")
-_JSON_CONTAINERS = {
-    "event_props": "event_properties",
-    "session_props": "session_properties",
-    "profile/profileData": "",  # scope from the field's name
-    **{f"profile/{s}": s for s in store.PROFILE_SCOPES if s != "profile_fields"},
-}
 _FLAT_PREFIXES = {"event": "event_properties", "session": "session_properties", "profile": ""}
 
 
@@ -78,13 +78,21 @@ def import_events(
     with DataImportError("FILE:LINE: reason") unless `skip_invalid`."""
     import duckdb
 
+    new_file = str(db) != ":memory:" and not Path(db).exists()
     con = store.connect(db)
+    done = False
     try:
-        return _import(con, [Path(f) for f in files], timezone, skip_invalid)
+        summary = _import(con, [Path(f) for f in files], timezone, skip_invalid)
+        done = True
+        return summary
     except duckdb.Error as exc:
-        raise DataImportError(f"import into {db} failed: {exc}") from exc
+        raise DataImportError(f"import into {db} failed: {_first_line(exc)}") from exc
     finally:
         con.close()
+        if new_file and not done:
+            for leftover in (Path(db), Path(f"{db}.wal")):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
 
 
 def import_into(
@@ -100,7 +108,7 @@ def import_into(
     try:
         return _import(con, [Path(f) for f in files], timezone, skip_invalid)
     except duckdb.Error as exc:
-        raise DataImportError(f"import failed: {exc}") from exc
+        raise DataImportError(f"import failed: {_first_line(exc)}") from exc
 
 
 def _import(
@@ -109,31 +117,54 @@ def _import(
     for file in files:
         if not file.is_file():
             raise DataImportError(f"{file}: no such file")
-    if store.is_initialized(con):
-        store_tz = store.get_meta(con, "timezone") or "UTC"
-        if timezone is not None:
-            store._check_timezone(con, timezone)
-    else:
-        store.ensure_schema(con, timezone or "UTC")
-        store_tz = timezone or "UTC"
+    initialized = store.is_initialized(con)
+    store_tz = (store.get_meta(con, "timezone") if initialized else timezone) or "UTC"
+    if timezone is not None:
+        store._check_timezone(con, timezone)
     tz = timezone or store_tz
-    stages = [_stage(con, file, i, tz, store_tz) for i, file in enumerate(files)]
+    stages: list[_Stage] = []
+    try:
+        for i, file in enumerate(files):
+            stages.append(_stage(con, file, f"_stage{i}", tz))
+        skipped, reasons = _drop_bad_records(con, stages, skip_invalid)
+        return ImportSummary(_load_all(con, stages, initialized, store_tz), skipped, reasons)
+    finally:
+        for st in stages:
+            con.execute(f"DROP TABLE IF EXISTS {st.table}")
+
+
+def _drop_bad_records(
+    con: duckdb.DuckDBPyConnection, stages: list[_Stage], skip_invalid: bool
+) -> tuple[int, tuple[str, ...]]:
+    """Raise on the first bad record, or (with `skip_invalid`) drop them all and say why."""
     reasons: list[str] = []
     skipped = 0
     for st in stages:
+        count = _bad_count(con, st.table)
+        if not count:
+            continue
         bad = con.execute(
-            f"SELECT line, reason FROM {st.table} WHERE reason IS NOT NULL ORDER BY line"
+            f"SELECT line, reason FROM {st.table} WHERE reason IS NOT NULL ORDER BY line LIMIT ?",
+            [MAX_REASONS],
         ).fetchall()
-        if bad and not skip_invalid:
+        if not skip_invalid:
             line, reason = bad[0]
-            more = f" (and {len(bad) - 1} more bad records)" if len(bad) > 1 else ""
-            raise DataImportError(f"{st.file}:{line}: {reason}{more}")
-        skipped += len(bad)
-        reasons.extend(f"{st.file}:{line}: {reason}" for line, reason in bad[:MAX_REASONS])
+            more = f" (and {count - 1} more bad records)" if count > 1 else ""
+            raise DataImportError(f"{st.file}:{line}: {_printable(reason)}{more}")
+        skipped += count
+        reasons.extend(f"{st.file}:{line}: {_printable(reason)}" for line, reason in bad)
         con.execute(f"DELETE FROM {st.table} WHERE reason IS NOT NULL")
+    return skipped, tuple(reasons[:MAX_REASONS])
+
+
+def _load_all(
+    con: duckdb.DuckDBPyConnection, stages: list[_Stage], initialized: bool, store_tz: str
+) -> int:
     loaded = 0
     con.execute("BEGIN TRANSACTION")
     try:
+        if not initialized:
+            store.ensure_schema(con, store_tz)
         for st in stages:
             loaded += _load(con, st)
         store.refresh_profiles(con)
@@ -141,10 +172,7 @@ def _import(
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    finally:
-        for st in stages:
-            con.execute(f"DROP TABLE IF EXISTS {st.table}")
-    return ImportSummary(loaded, skipped, tuple(reasons[:MAX_REASONS]))
+    return loaded
 
 
 def summarize_reasons(summary: ImportSummary) -> list[tuple[str, int]]:
@@ -153,17 +181,28 @@ def summarize_reasons(summary: ImportSummary) -> list[tuple[str, int]]:
     return counts.most_common()
 
 
+def _printable(text: str) -> str:
+    """One line of reasonable length: control characters escaped, long values cut."""
+    out = "".join(
+        repr(ch)[1:-1] if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text
+    )
+    return out if len(out) <= MAX_REASON_CHARS else out[: MAX_REASON_CHARS - 1] + "…"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return _printable(lines[0]) if lines else type(exc).__name__
+
+
 # -- staging: every format becomes (line, event_name, ts, identity, reason, s1, s2, ...) --------
 
 
-def _stage(
-    con: duckdb.DuckDBPyConnection, file: Path, index: int, tz: str, store_tz: str
-) -> _Stage:
+def _stage(con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str) -> _Stage:
     suffix = file.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
-        return _stage_jsonl(con, file, f"_stage{index}", tz, store_tz)
+        return _stage_jsonl(con, file, table, tz)
     if suffix in (".csv", ".parquet", ".pq"):
-        return _stage_flat(con, file, f"_stage{index}", tz, store_tz)
+        return _stage_flat(con, file, table, tz)
     raise DataImportError(f"{file}: unknown format (expected .jsonl, .csv or .parquet)")
 
 
@@ -171,133 +210,274 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _ts_sql(raw_text: str, tz: str, store_tz: str) -> tuple[str, str]:
-    """SQL for epoch seconds from a text timestamp, and for its validity."""
-    digits = f"TRY_CAST({raw_text} AS BIGINT)"
-    epoch = (
-        f"CASE WHEN {digits} BETWEEN 10000101000000 AND 99991231235959 THEN "
-        f"epoch(timezone({_lit(tz)}, try_strptime({raw_text}, '%Y%m%d%H%M%S')))::BIGINT "
-        f"WHEN {digits} BETWEEN 0 AND 9999999999 THEN {digits} END"
-    )
-    return epoch, store_tz
-
-
-def _value_sql(jtype: str, text: str) -> dict[str, str]:
-    is_date = f"regexp_matches({text}, '{_DATE_RE}')"
-    return {
-        "STR": f"CASE WHEN {jtype} = 'VARCHAR' AND NOT {is_date} THEN {text}"
-        f" WHEN {jtype} = 'BOOLEAN' THEN {text} END",
-        "NUMBER": f"CASE WHEN {jtype} IN {_NUMERIC} THEN TRY_CAST({text} AS DOUBLE) END",
-        "DATE": f"CASE WHEN {jtype} = 'VARCHAR' AND {is_date}"
-        f" THEN TRY_CAST(substr({text}, 4) AS BIGINT) END",
-    }
-
-
 def _pointer(*parts: str) -> str:
     return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
 
 
+def _epoch_sql(text: str, tz: str) -> str:
+    """SQL for epoch seconds from the text of a timestamp (digits only), NULL when invalid."""
+    number = f"CASE WHEN regexp_matches({text}, '^[0-9]+$') THEN TRY_CAST({text} AS BIGINT) END"
+    return (
+        f"CASE WHEN ({number}) BETWEEN 10000101000000 AND 99991231235959 THEN "
+        f"epoch(timezone({_lit(tz)}, try_strptime({text}, '%Y%m%d%H%M%S')))::BIGINT "
+        f"WHEN ({number}) BETWEEN 0 AND 9999999999 THEN ({number}) END"
+    )
+
+
+# -- JSON Lines ---------------------------------------------------------------------------------
+#
+# Both ways of reading a file end in the same `docs` relation, one row per non-blank line:
+#   line, pre (a reason found before parsing), ok (valid JSON), root (its JSON type),
+#   event_name, ts, profile, event_props, session_props (JSON, NULL when absent)
+# and `_stage_docs` turns it into a stage with one rule set, so the two cannot disagree on what
+# is valid. The fast way (read_json) has no line numbers and stops at the first unparsable line;
+# the exact way (read_text, one row per line) locates every problem. A file goes the exact way
+# only when the fast way fails or finds a bad record.
+
+_TOP_KEYS = ("event_name", "ts", "profile", "event_props", "session_props")
+_EVENT_CONTAINERS = {"event_props": "event_properties", "session_props": "session_properties"}
+# profile.<key> objects, with the scope their fields answer under ("" = from the field's name)
+_PROFILE_CONTAINERS = {
+    "profileData": "",
+    **{s: s for s in store.PROFILE_SCOPES if s != "profile_fields"},
+}
+_BLANK = " \t\n\r\x0b\x0c"  # what read_json skips as an empty line, and trims around a record
+_BOM = "\ufeff"
+_JSON_INTEGER = ("BIGINT", "UBIGINT")
+_JSON_NUMBER = (*_JSON_INTEGER, "DOUBLE")
+
+
+class _Params:
+    """Named SQL parameters, so that keys and messages never have to be quoted into SQL."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+
+    def __call__(self, value: object) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f"${name}"
+
+
 def _stage_jsonl(
-    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, store_tz: str
+    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, *, exact: bool = False
 ) -> _Stage:
-    raw = f"{table}_raw"
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {raw} AS
-        SELECT line, rtrim(text, chr(13)) AS text,
-               json_valid(rtrim(text, chr(13))) AS ok
-        FROM (SELECT generate_subscripts(l, 1) AS line, unnest(l) AS text
-              FROM (SELECT string_split(content, chr(10)) AS l FROM read_text(?)))
-        WHERE trim(text) <> ''""",
-        [str(file)],
-    )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {raw} AS"
-        f" SELECT line, ok, CASE WHEN ok THEN text::JSON END AS j FROM {raw}"
-    )
-    # discover the property names of every container
-    props: list[tuple[str, str]] = []  # (scope, name) in the order of `paths`
-    paths: list[str] = []
-    for container, scope in _JSON_CONTAINERS.items():
-        ptr = "/" + container
-        keys = con.execute(
-            f"SELECT DISTINCT unnest(json_keys(j, ?)) AS k FROM {raw}"
-            f" WHERE json_type(j, ?) = 'OBJECT' ORDER BY k",
-            [ptr, ptr],
-        ).fetchall()
-        for (key,) in keys:
-            props.append((scope or store.scope_of_profile_field(key), str(key)))
-            paths.append(_pointer(*container.split("/"), str(key)))
-    has_platform = con.execute(
-        f"SELECT count(*) FROM {raw} WHERE json_type(j, '/profile/platform') IS NOT NULL"
-    ).fetchone()
-    if has_platform and has_platform[0]:
-        props.append(("technographics", "platform"))
-        paths.append("/profile/platform")
-    fixed = ["/event_name", "/ts", "/profile/identity", "/profile/objectId"]
-    all_paths = ", ".join(_lit(p) for p in fixed + paths)
-    containers = ", ".join(_lit("/" + c) for c in ("profile", *_JSON_CONTAINERS))
-    vals = f"{table}_vals"
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {vals} AS
-        SELECT line, ok, json_type(j) AS root,
-               json_extract(j, [{all_paths}]) AS v,
-               json_type(j, [{containers}]) AS ct
-        FROM {raw}"""
-    )
-    con.execute(f"DROP TABLE {raw}")
+    """The stage of a JSON Lines file: the fast way when the whole file is good, else exact."""
+    import duckdb
 
-    def jt(i: int) -> str:
-        return f"json_type(v[{i}])"
+    docs = f"{table}_docs"
+    try:
+        if not exact:
+            try:
+                _docs_fast(con, file, docs)
+                props = _stage_docs(con, docs, table, tz)
+                if not _bad_count(con, table):
+                    return _Stage(file, table, props, "line")
+            except duckdb.Error:
+                pass  # a line DuckDB's reader refuses: the exact way names it
+        _docs_exact(con, file, docs)
+        return _Stage(file, table, _stage_docs(con, docs, table, tz), "line")
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {docs}")
 
-    def tx(i: int) -> str:
-        return f"(v[{i}] ->> '$')"
 
-    epoch, _ = _ts_sql(tx(2), tz, store_tz)
-    checks = [
-        "WHEN NOT ok THEN 'not valid JSON'",
-        "WHEN root <> 'OBJECT' THEN 'not a JSON object'",
-        f"WHEN {jt(1)} IS NULL OR {jt(1)} = 'NULL' THEN 'missing event_name'",
-        f"WHEN {jt(1)} <> 'VARCHAR' OR {tx(1)} = '' THEN 'event_name must be a non-empty string'",
-        f"WHEN {jt(2)} IS NULL THEN 'missing ts'",
-        f"WHEN ({epoch}) IS NULL THEN 'bad ts ' || {tx(2)}"
-        " || ' (expected YYYYMMDDHHMMSS or epoch seconds)'",
-        f"WHEN coalesce({tx(3)}, {tx(4)}, '') = '' THEN 'missing profile.identity'",
+def _bad_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {table} WHERE reason IS NOT NULL").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _docs_fast(con: duckdb.DuckDBPyConnection, file: Path, docs: str) -> None:
+    """DuckDB's own parallel NDJSON reader; raises duckdb.Error on any line it cannot take."""
+    columns = ", ".join(f"{k}: 'JSON'" for k in _TOP_KEYS)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {docs} AS
+        SELECT 0 AS line, NULL::VARCHAR AS pre, true AS ok, 'OBJECT' AS root, {", ".join(_TOP_KEYS)}
+        FROM read_json($file, format = 'newline_delimited', records = true,
+                       columns = {{{columns}}})""",
+        {"file": str(file)},
+    )
+
+
+def _docs_exact(con: duckdb.DuckDBPyConnection, file: Path, docs: str) -> None:
+    """One row per non-blank line, with its number; lines that are not UTF-8 get a reason."""
+    import duckdb
+
+    try:
+        _docs_from_text(con, file, docs)
+        return
+    except duckdb.Error:
+        bad = _lines_not_utf8(file)
+        if not bad:
+            raise
+    with tempfile.TemporaryDirectory(prefix="reportkit-import-") as tmp:
+        clean = Path(tmp) / file.name
+        _blank_lines(file, clean, set(bad))
+        _docs_from_text(con, clean, docs)
+    con.executemany(
+        f"INSERT INTO {docs} (line, pre, ok) VALUES (?, 'not valid UTF-8', false)",
+        [[n] for n in bad],
+    )
+
+
+def _docs_from_text(con: duckdb.DuckDBPyConnection, file: Path, docs: str) -> None:
+    keys = ", ".join(f"v[{i}] AS {k}" for i, k in enumerate(_TOP_KEYS, start=1))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {docs} AS
+        SELECT line, NULL::VARCHAR AS pre, ok, CASE WHEN ok THEN json_type(text) END AS root,
+               {keys}
+        FROM (SELECT line, text, json_valid(text) AS ok,
+                     CASE WHEN ok THEN json_extract(text, $paths) END AS v
+              FROM (SELECT line, trim(CASE WHEN line = 1 THEN ltrim(text, $bom) ELSE text END,
+                                      $blank) AS text
+                    FROM (SELECT generate_subscripts(l, 1) AS line, unnest(l) AS text
+                          FROM (SELECT string_split(content, chr(10)) AS l FROM read_text($file))))
+              WHERE text <> '')""",
+        {
+            "file": str(file),
+            "paths": [_pointer(k) for k in _TOP_KEYS],
+            "bom": _BOM,
+            "blank": _BLANK,
+        },
+    )
+
+
+def _lines_not_utf8(file: Path) -> list[int]:
+    bad = []
+    with file.open("rb") as f:
+        for number, line in enumerate(f, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                bad.append(number)
+    return bad
+
+
+def _blank_lines(source: Path, target: Path, lines: set[int]) -> None:
+    """A copy of `source` with `lines` emptied, so every other line keeps its number."""
+    with source.open("rb") as f, target.open("wb") as out:
+        for number, line in enumerate(f, start=1):
+            out.write(b"\n" if number in lines else line)
+
+
+def _discover(con: duckdb.DuckDBPyConnection, docs: str) -> list[tuple[str, str]]:
+    """(container, key) of every property in `docs`, containers in a fixed order, keys sorted."""
+    parts = [
+        f"""SELECT DISTINCT {i} AS c, unnest(json_keys({name})) AS k FROM {docs}
+        WHERE json_type({name}) = 'OBJECT'"""
+        for i, name in enumerate(_EVENT_CONTAINERS)
     ]
-    for n, container in enumerate(("profile", *_JSON_CONTAINERS), start=1):
+    parts.append(
+        f"""SELECT DISTINCT {len(_EVENT_CONTAINERS)} + c AS c, unnest(ks) AS k
+        FROM (SELECT generate_subscripts($paths, 1) - 1 AS c,
+                     unnest(json_keys(profile, $paths)) AS ks
+              FROM {docs} WHERE json_type(profile) = 'OBJECT')"""
+    )
+    rows = con.execute(
+        f"SELECT c, k FROM ({' UNION ALL '.join(parts)}) ORDER BY c, k",
+        {"paths": [_pointer(c) for c in _PROFILE_CONTAINERS]},
+    ).fetchall()
+    containers = [*_EVENT_CONTAINERS, *_PROFILE_CONTAINERS]
+    return [(containers[int(c)], str(k)) for c, k in rows]
+
+
+def _stage_docs(
+    con: duckdb.DuckDBPyConnection, docs: str, table: str, tz: str
+) -> tuple[_Prop, ...]:
+    """The stage of `docs`: typed values and a reason (NULL when the record is good) per line."""
+    p = _Params()
+    found = _discover(con, docs)
+    # Every value is pulled out of its container once, into a list per container.
+    event_keys = {c: [k for kc, k in found if kc == c] for c in _EVENT_CONTAINERS}
+    profile_found = [(c, k) for c, k in found if c in _PROFILE_CONTAINERS]
+    profile_paths = ["/identity", "/objectId", "/platform"]
+    profile_paths += [_pointer(c, k) for c, k in profile_found]
+    values: list[tuple[str, str, str]] = []  # (scope, name, list element)
+    for c, scope in _EVENT_CONTAINERS.items():
+        values += [(scope, k, f"v_{c}[{i}]") for i, k in enumerate(event_keys[c], start=1)]
+    values.append(("technographics", "platform", "v_profile[3]"))
+    for i, (c, k) in enumerate(profile_found, start=4):
+        scope = _PROFILE_CONTAINERS[c] or store.scope_of_profile_field(k)
+        values.append((scope, k, f"v_profile[{i}]"))
+
+    extract = [
+        f"json_extract({c}, {p([_pointer(k) for k in keys])}) AS v_{c}"
+        for c, keys in event_keys.items()
+        if keys
+    ]
+    extract.append(f"json_extract(profile, {p(profile_paths)}) AS v_profile")
+    kinds = [f"json_type({c}) AS t_{c}" for c in ("profile", *_EVENT_CONTAINERS)]
+    kinds.append(f"json_type(profile, {p([_pointer(c) for c in _PROFILE_CONTAINERS])}) AS t_pc")
+    typed = [
+        "json_type(event_name) AS t_name, event_name ->> '$' AS x_name",
+        "json_type(ts) AS t_ts, ts ->> '$' AS x_ts",
+        "json_type(v_profile[1]) AS t_id, v_profile[1] ->> '$' AS x_id",
+        "json_type(v_profile[2]) AS t_ob, v_profile[2] ->> '$' AS x_ob",
+    ]
+    for n, (_scope, _name, element) in enumerate(values):
+        typed.append(f"json_type({element}) AS t{n}, {element} ->> '$' AS x{n}")
+        typed.append(f"t{n} = 'VARCHAR' AND regexp_matches(x{n}, '{_DATE_RE}') AS d{n}")
+
+    identity = (
+        f"CASE WHEN t_id IN {_JSON_INTEGER} OR (t_id = 'VARCHAR' AND x_id <> '') THEN x_id"
+        f" WHEN t_ob IN {_JSON_INTEGER} OR (t_ob = 'VARCHAR' AND x_ob <> '') THEN x_ob END"
+    )
+    epoch = _epoch_sql("x_ts", tz)
+    checks = [
+        "WHEN pre IS NOT NULL THEN pre",
+        "WHEN NOT ok THEN 'not valid JSON'",
+        "WHEN root IS DISTINCT FROM 'OBJECT' THEN 'not a JSON object'",
+        "WHEN t_name IS NULL OR t_name = 'NULL' THEN 'missing event_name'",
+        "WHEN t_name <> 'VARCHAR' OR x_name = '' THEN 'event_name must be a non-empty string'",
+        "WHEN t_ts IS NULL OR t_ts = 'NULL' THEN 'missing ts'",
+        f"WHEN ({epoch}) IS NULL THEN 'bad ts ' || x_ts"
+        " || ' (expected YYYYMMDDHHMMSS or epoch seconds)'",
+        "WHEN t_profile NOT IN ('OBJECT', 'NULL') THEN 'profile is not an object'",
+        f"WHEN ({identity}) IS NULL AND coalesce(t_id, 'NULL') NOT IN ('NULL', 'VARCHAR')"
+        " THEN 'profile.identity must be a string or an integer'",
+        f"WHEN ({identity}) IS NULL THEN 'missing profile.identity'",
+    ]
+    for c in _EVENT_CONTAINERS:
+        checks.append(f"WHEN t_{c} NOT IN ('OBJECT', 'NULL') THEN '{c} is not an object'")
+    for n, c in enumerate(_PROFILE_CONTAINERS, start=1):
         checks.append(
-            f"WHEN ct[{n}] IS NOT NULL AND ct[{n}] NOT IN ('OBJECT', 'NULL')"
-            f" THEN '{container.replace('/', '.')} is not an object'"
+            f"WHEN t_pc[{n}] NOT IN ('OBJECT', 'NULL') THEN 'profile.{c} is not an object'"
         )
-    base = len(fixed)
-    for k, (_scope, name) in enumerate(props, start=base + 1):
-        checks.append(
-            f"WHEN {jt(k)} IN ('OBJECT', 'ARRAY') THEN "
-            f"{_lit(f'property {name!r}: nested objects and lists are not supported')}"
-        )
-    staged: list[_Prop] = []
-    cols = []
-    for k, (scope, name) in enumerate(props, start=base + 1):
+    columns: list[str] = []
+    props: list[_Prop] = []
+    for n, (scope, name, _element) in enumerate(values):
+        checks += [
+            f"WHEN t{n} IN ('OBJECT', 'ARRAY') THEN "
+            + p(f"property {name!r}: nested objects and lists are not supported"),
+            f"WHEN t{n} = 'DOUBLE' AND NOT isfinite(TRY_CAST(x{n} AS DOUBLE)) THEN "
+            + p(f"property {name!r}: number out of range"),
+            f"WHEN d{n} AND TRY_CAST(substr(x{n}, 4) AS BIGINT) IS NULL THEN "
+            + p(f"property {name!r}: date out of range"),
+        ]
+        exprs = {
+            "STR": f"CASE WHEN (t{n} = 'VARCHAR' AND NOT d{n}) OR t{n} = 'BOOLEAN' THEN x{n} END",
+            "NUMBER": f"CASE WHEN t{n} IN {_JSON_NUMBER} THEN TRY_CAST(x{n} AS DOUBLE) END",
+            "DATE": f"CASE WHEN d{n} THEN TRY_CAST(substr(x{n}, 4) AS BIGINT) END",
+        }
         stage_cols = {}
-        for typ, expr in _value_sql(jt(k), tx(k)).items():
-            alias = f"s{k}_{typ.lower()}"
-            cols.append(f"{expr} AS {alias}")
+        for typ, expr in exprs.items():
+            alias = f"s{n}_{typ.lower()}"
+            columns.append(f"{expr} AS {alias}")
             stage_cols[typ] = alias
-        staged.append(_Prop(scope, name, stage_cols))
+        props.append(_Prop(scope, name, stage_cols))
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table} AS
-        SELECT line, {tx(1)} AS event_name, ({epoch}) AS ts,
-               coalesce({tx(3)}, {tx(4)}) AS identity,
+        SELECT line, x_name AS event_name, ({epoch}) AS ts, ({identity}) AS identity,
                CASE {" ".join(checks)} END AS reason
-               {"".join(", " + c for c in cols)}
-        FROM {vals}"""
+               {"".join(", " + c for c in columns)}
+        FROM (SELECT *, {", ".join(typed)}
+              FROM (SELECT line, pre, ok, root, event_name, ts, {", ".join(extract + kinds)}
+                    FROM {docs}))""",
+        p.values,
     )
-    con.execute(f"DROP TABLE {vals}")
-    return _Stage(file, table, tuple(staged), "line")
+    return tuple(props)
 
 
-def _stage_flat(
-    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, store_tz: str
-) -> _Stage:
+def _stage_flat(con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str) -> _Stage:
     reader = "read_parquet" if file.suffix.lower() in (".parquet", ".pq") else "read_csv"
     offset = 1 if reader == "read_csv" else 0  # CSV: the header is line 1
     src = f"{reader}({_lit(str(file))}) WITH ORDINALITY AS t"
@@ -332,7 +512,7 @@ def _stage_flat(
     elif "TIME ZONE" in ts_type:
         epoch = f"epoch({q('ts')})::BIGINT"
     else:
-        epoch, _ = _ts_sql(f"CAST({q('ts')} AS VARCHAR)", tz, store_tz)
+        epoch = _epoch_sql(f"CAST({q('ts')} AS VARCHAR)", tz)
     staged: list[_Prop] = []
     cols: list[str] = []
     for k, (scope, name, column) in enumerate(props, start=1):
