@@ -263,39 +263,50 @@ def _stage_jsonl(
     con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, *, exact: bool = False
 ) -> _Stage:
     """The stage of a JSON Lines file: the fast way when the whole file is good, else exact."""
-    import duckdb
-
-    docs = f"{table}_docs"
+    if not exact:
+        props = _stage_fast(con, file, table, tz)
+        if props is not None:
+            return _Stage(file, table, props, "line")
+    docs = f"{table}_lines"
     try:
-        if not exact:
-            try:
-                _docs_fast(con, file, docs)
-                props = _stage_docs(con, docs, table, tz)
-                if not _bad_count(con, table):
-                    return _Stage(file, table, props, "line")
-            except duckdb.Error:
-                pass  # a line DuckDB's reader refuses: the exact way names it
         _docs_exact(con, file, docs)
         return _Stage(file, table, _stage_docs(con, docs, table, tz), "line")
     finally:
         con.execute(f"DROP TABLE IF EXISTS {docs}")
 
 
+def _stage_fast(
+    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str
+) -> tuple[_Prop, ...] | None:
+    """Stage through DuckDB's parallel NDJSON reader, or None when a record is bad or the
+    reader refuses a line. `docs` is a view, so the file is read twice (keys, then values)
+    instead of held in memory; the stage needs no order, as its records are all good."""
+    import duckdb
+
+    docs = f"{table}_json"
+    columns = ", ".join(f"{k}: 'JSON'" for k in _TOP_KEYS)
+    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {docs} AS
+            SELECT 0 AS line, NULL::VARCHAR AS pre, true AS ok, 'OBJECT' AS root,
+                   {", ".join(_TOP_KEYS)}
+            FROM read_json({_lit(str(file))}, format = 'newline_delimited', records = true,
+                           columns = {{{columns}}})"""
+        )
+        props = _stage_docs(con, docs, table, tz)
+        return None if _bad_count(con, table) else props
+    except duckdb.Error:
+        return None  # a line the reader refuses: the exact way names it
+    finally:
+        con.execute(f"SET preserve_insertion_order = {bool(row and row[0])}")
+        con.execute(f"DROP VIEW IF EXISTS {docs}")
+
+
 def _bad_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     row = con.execute(f"SELECT count(*) FROM {table} WHERE reason IS NOT NULL").fetchone()
     return int(row[0]) if row else 0
-
-
-def _docs_fast(con: duckdb.DuckDBPyConnection, file: Path, docs: str) -> None:
-    """DuckDB's own parallel NDJSON reader; raises duckdb.Error on any line it cannot take."""
-    columns = ", ".join(f"{k}: 'JSON'" for k in _TOP_KEYS)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {docs} AS
-        SELECT 0 AS line, NULL::VARCHAR AS pre, true AS ok, 'OBJECT' AS root, {", ".join(_TOP_KEYS)}
-        FROM read_json($file, format = 'newline_delimited', records = true,
-                       columns = {{{columns}}})""",
-        {"file": str(file)},
-    )
 
 
 def _docs_exact(con: duckdb.DuckDBPyConnection, file: Path, docs: str) -> None:
@@ -413,15 +424,18 @@ def _stage_docs(
         "json_type(v_profile[1]) AS t_id, v_profile[1] ->> '$' AS x_id",
         "json_type(v_profile[2]) AS t_ob, v_profile[2] ->> '$' AS x_ob",
     ]
-    for n, (_scope, _name, element) in enumerate(values):
-        typed.append(f"json_type({element}) AS t{n}, {element} ->> '$' AS x{n}")
-        typed.append(f"t{n} = 'VARCHAR' AND regexp_matches(x{n}, '{_DATE_RE}') AS d{n}")
-
-    identity = (
+    derived = [
+        f"({_epoch_sql('x_ts', tz)}) AS epoch",
         f"CASE WHEN t_id IN {_JSON_INTEGER} OR (t_id = 'VARCHAR' AND x_id <> '') THEN x_id"
         f" WHEN t_ob IN {_JSON_INTEGER} OR (t_ob = 'VARCHAR' AND x_ob <> '') THEN x_ob END"
-    )
-    epoch = _epoch_sql("x_ts", tz)
+        " AS identity",
+    ]
+    for n, (_scope, _name, element) in enumerate(values):
+        typed.append(f"json_type({element}) AS t{n}, {element} ->> '$' AS x{n}")
+        derived.append(
+            f"CASE WHEN t{n} = 'VARCHAR' AND starts_with(x{n}, '$D_')"
+            f" THEN regexp_matches(x{n}, '{_DATE_RE}') ELSE false END AS d{n}"
+        )
     checks = [
         "WHEN pre IS NOT NULL THEN pre",
         "WHEN NOT ok THEN 'not valid JSON'",
@@ -429,12 +443,12 @@ def _stage_docs(
         "WHEN t_name IS NULL OR t_name = 'NULL' THEN 'missing event_name'",
         "WHEN t_name <> 'VARCHAR' OR x_name = '' THEN 'event_name must be a non-empty string'",
         "WHEN t_ts IS NULL OR t_ts = 'NULL' THEN 'missing ts'",
-        f"WHEN ({epoch}) IS NULL THEN 'bad ts ' || x_ts"
+        "WHEN epoch IS NULL THEN 'bad ts ' || x_ts"
         " || ' (expected YYYYMMDDHHMMSS or epoch seconds)'",
         "WHEN t_profile NOT IN ('OBJECT', 'NULL') THEN 'profile is not an object'",
-        f"WHEN ({identity}) IS NULL AND coalesce(t_id, 'NULL') NOT IN ('NULL', 'VARCHAR')"
+        "WHEN identity IS NULL AND coalesce(t_id, 'NULL') NOT IN ('NULL', 'VARCHAR')"
         " THEN 'profile.identity must be a string or an integer'",
-        f"WHEN ({identity}) IS NULL THEN 'missing profile.identity'",
+        "WHEN identity IS NULL THEN 'missing profile.identity'",
     ]
     for c in _EVENT_CONTAINERS:
         checks.append(f"WHEN t_{c} NOT IN ('OBJECT', 'NULL') THEN '{c} is not an object'")
@@ -464,14 +478,17 @@ def _stage_docs(
             columns.append(f"{expr} AS {alias}")
             stage_cols[typ] = alias
         props.append(_Prop(scope, name, stage_cols))
+    # Layers: values out of their containers, their JSON types and texts, what follows from
+    # those (ts in epoch seconds, the identity, is-a-date), then the stage columns and the reason.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table} AS
-        SELECT line, x_name AS event_name, ({epoch}) AS ts, ({identity}) AS identity,
+        SELECT line, x_name AS event_name, epoch AS ts, identity,
                CASE {" ".join(checks)} END AS reason
                {"".join(", " + c for c in columns)}
-        FROM (SELECT *, {", ".join(typed)}
-              FROM (SELECT line, pre, ok, root, event_name, ts, {", ".join(extract + kinds)}
-                    FROM {docs}))""",
+        FROM (SELECT *, {", ".join(derived)}
+              FROM (SELECT *, {", ".join(typed)}
+                    FROM (SELECT line, pre, ok, root, event_name, ts, {", ".join(extract + kinds)}
+                          FROM {docs})))""",
         p.values,
     )
     return tuple(props)
