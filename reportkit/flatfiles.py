@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import csv
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -156,9 +158,22 @@ def _list_sql(values: list[str]) -> str:
     return "[" + ", ".join(lit(v) for v in values) + "]"
 
 
+@contextmanager
+def _any_field_size() -> Iterator[None]:
+    """Python's csv refuses fields over 128 KiB by default; DuckDB takes them."""
+    limit = csv.field_size_limit(2**31 - 1)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(limit)
+
+
 def _csv_header(file: Path) -> list[str]:
     """The header's column names, read by Python's csv module (DuckDB renames duplicates)."""
-    with file.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as f:
+    with (
+        _any_field_size(),
+        file.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as f,
+    ):
         try:
             header = next(csv.reader(f, strict=True), None)
         except csv.Error as exc:
@@ -182,6 +197,7 @@ def _rewrite_csv(source: Path, target: Path, width: int) -> list[tuple[int, str]
     number in front; return (line, reason) for the records left out."""
     problems: list[tuple[int, str]] = []
     with (
+        _any_field_size(),
         source.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as f,
         target.open("w", newline="", encoding="utf-8") as out,
     ):

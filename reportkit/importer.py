@@ -101,7 +101,10 @@ def _import(
     stages: list[Stage] = []
     try:
         for i, file in enumerate(files):
-            stages.append(_stage(con, file, f"_stage{i}", tz))
+            try:
+                stages.append(_stage(con, file, f"_stage{i}", tz))
+            except OSError as exc:
+                raise DataImportError(f"{file}: cannot read it: {exc.strerror or exc}") from exc
         skipped, reasons = _drop_bad_records(con, stages, skip_invalid)
         return ImportSummary(_load_all(con, stages, initialized, store_tz), skipped, reasons)
     finally:

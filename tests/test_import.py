@@ -295,3 +295,14 @@ def test_csv_timestamps_are_local_time_in_the_timezone(tmp_path: Path) -> None:
     finally:
         engine.close()
     assert row is not None and str(row[0]) == "2026-11-20" and row[1] == 1_795_213_800  # 22:30 UTC
+
+
+def test_csv_fields_over_python_csv_default_limit_load_the_line_numbered_way_too(
+    tmp_path: Path,
+) -> None:
+    csv = tmp_path / "e.csv"
+    big = "x" * 200_000
+    csv.write_text(f"event_name,ts,identity,event.Note\nA,1790000000,u,{big}\nB,1790000001,v\n")
+    summary = import_events(tmp_path / "s.duckdb", [csv], skip_invalid=True)
+    assert (summary.loaded, summary.skipped) == (1, 1)
+    assert summary.reasons == (f"{csv}:3: expected 4 fields, found 3",)
