@@ -8,6 +8,7 @@ fast reader takes must load exactly as it does through the line-numbered pass.
 
 from __future__ import annotations
 
+import atexit
 import json
 import re
 import shutil
@@ -86,6 +87,7 @@ def template_store() -> Path:
     """A store holding one event, built once and copied for every case."""
     if not _TEMPLATE:
         folder = Path(tempfile.mkdtemp(prefix="reportkit-fuzz-"))
+        atexit.register(shutil.rmtree, folder, True)
         base = folder / "base.jsonl"
         base.write_text(json.dumps(GOOD) + "\n")
         assert run_import(base, folder / "template.duckdb").exit_code == 0
