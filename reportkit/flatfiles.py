@@ -1,4 +1,4 @@
-"""CSV and Parquet event files (the flat layout) -> a stage table (see `staging`).
+"""CSV and Parquet event files (the flat layout) -> a stage table (see `stagetables`).
 
 Columns: `event_name`, `ts`, `identity`, optional `platform`, then one column per property named
 `event.<name>`, `session.<name>`, `profile.<name>` (scope from the field's name, see
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from reportkit import store
 from reportkit.errors import DataImportError
-from reportkit.staging import (
+from reportkit.stagetables import (
     DATE_RE,
     NUMERIC,
     Params,

@@ -2,7 +2,7 @@
 
 JSON Lines records have the shape of CleverTap's Get Events records (`jsonlines`); CSV and
 Parquet use a flat layout, one column per property (`flatfiles`). Each file becomes a stage table
-(`staging`) with a reason per bad record; this module reports or skips those and loads the rest.
+(`stagetables`) with a reason per bad record; this module reports or skips those and loads the rest.
 
 `ts` is YYYYMMDDHHMMSS local time (in `timezone`, default the store's) or Unix epoch seconds.
 Values: strings -> STR, numbers -> NUMBER, `"$D_<epoch>"` strings (and CSV/Parquet DATE or
@@ -26,7 +26,7 @@ from reportkit import store
 from reportkit.errors import DataImportError, InvalidInput
 from reportkit.flatfiles import stage_flat
 from reportkit.jsonlines import stage_jsonl
-from reportkit.staging import Stage, bad_count, first_line, lit, printable
+from reportkit.stagetables import Stage, bad_count, first_line, lit, printable
 
 if TYPE_CHECKING:
     import duckdb

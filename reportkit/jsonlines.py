@@ -1,4 +1,4 @@
-"""JSON Lines event files -> a stage table (see `staging`).
+"""JSON Lines event files -> a stage table (see `stagetables`).
 
 Records have the shape of CleverTap's Get Events records::
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportkit import store
-from reportkit.staging import (
+from reportkit.stagetables import (
     DATE_RE,
     Params,
     Prop,
