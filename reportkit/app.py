@@ -15,6 +15,7 @@ from reportkit.errors import InvalidInput, ReportkitError
 from reportkit.execute import Progress
 from reportkit.model import Report
 from reportkit.runner import ReportOutcome, default_as_of, finish_reports, plan_reports
+from reportkit.sources.base import Source
 from reportkit.sources.factory import CleverTapOptions, open_source, parse_source
 from reportkit.spec import load_reports
 
@@ -52,8 +53,12 @@ def run_paths(
     progress: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
     now: datetime | None = None,
+    on_finished: Callable[[Source], None] | None = None,
 ) -> list[ReportOutcome]:
-    """Validate, plan, execute and publish every report under `paths`."""
+    """Validate, plan, execute and publish every report under `paths`.
+
+    `on_finished` sees the source once every report is done, before it is closed (the CLI reads
+    a CleverTap source's request counts there)."""
     moment = now or datetime.now(UTC)
     choice = parse_source(options.source)
     reports = select_shard(load_reports(list(paths)), options.shard)
@@ -95,8 +100,12 @@ def run_paths(
 
             plans = [o.plan for o in planned if o.plan is not None]
             with QueryProgress(plans, stream=sys.stderr) as view:
-                return finish(view)
-        return finish(on_progress)
+                outcomes = finish(view)
+        else:
+            outcomes = finish(on_progress)
+        if on_finished is not None:
+            on_finished(source)
+        return outcomes
     finally:
         source.close()
 

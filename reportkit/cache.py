@@ -80,3 +80,11 @@ class ResultCache:
             os.replace(tmp, path)
         except OSError:
             return  # a cache that cannot be written only costs a later query
+
+    def discard(self, request: Request) -> None:
+        """Forget an answer that turned out unusable, so the next run asks again."""
+        path, _ = self._path(request)
+        try:
+            path.unlink()
+        except OSError:
+            return

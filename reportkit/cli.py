@@ -7,7 +7,12 @@ Commands parse arguments, call the library and map its errors to exit codes
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -20,17 +25,57 @@ from reportkit.errors import ReportkitError, SpecError
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt."""
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Turn SIGTERM into `Interrupted` while a command runs, so that it unwinds as Ctrl-C does:
+    every `finally` on the way out runs (staging folders go, the source is closed). Only the
+    first signal raises; a second one does not cut that clean-up short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+    fired = False
+
+    def interrupt(signum: int, frame: object) -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise Interrupted(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with _sigterm_interrupts():
+                return super().invoke(ctx)
         except ReportkitError as exc:
             _fail(exc)
+        except KeyboardInterrupt as exc:
+            how = f" ({exc})" if isinstance(exc, Interrupted) else ""
+            click.echo(f"error: interrupted{how}", err=True)
+            sys.exit(1)
+
+
+def _warn(text: str) -> None:
+    """A problem on stderr. Messages quote data (event names, values, a server's answer): an
+    ESC or a BEL in them would be a command to the terminal, so control characters are replaced."""
+    from reportkit.render.labels import inert_text
+
+    click.echo(inert_text(text), err=True)
 
 
 def _fail(exc: ReportkitError) -> NoReturn:
     # Located problems (FILE:LINE:COLUMN: ...) stand alone, one per line, as linters print them.
-    click.echo(str(exc) if isinstance(exc, SpecError) else f"error: {exc}", err=True)
+    _warn(str(exc) if isinstance(exc, SpecError) else f"error: {exc}")
     sys.exit(exc.exit_code)
 
 
@@ -227,14 +272,14 @@ def _parse_formats(text: str | None) -> tuple[str, ...] | None:
 )
 @click.option(
     "--poll-interval",
-    type=float,
+    type=click.FloatRange(0, 3600, min_open=True),
     default=30.0,
     show_default=True,
     help="Seconds between polls of an asynchronous CleverTap query.",
 )
 @click.option(
     "--query-timeout",
-    type=float,
+    type=click.FloatRange(0, 86400, min_open=True),
     default=900.0,
     show_default=True,
     help="Seconds a CleverTap query may take, polls included.",
@@ -255,6 +300,27 @@ def _parse_formats(text: str | None) -> tuple[str, ...] | None:
     show_default=True,
     help="CleverTap requests in flight at once per account.",
 )
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(1, 100),
+    default=5,
+    show_default=True,
+    help="Tries of one CleverTap request when the answer is transient (5xx, 429, a reset).",
+)
+@click.option(
+    "--backoff",
+    type=click.FloatRange(0, 600),
+    default=2.0,
+    show_default=True,
+    help="Seconds before the first retry of a CleverTap request, doubling after (with jitter).",
+)
+@click.option(
+    "--rate-limit-backoff",
+    type=click.FloatRange(0, 600),
+    default=30.0,
+    show_default=True,
+    help="Seconds a retry waits at least after 429 Too many concurrent requests.",
+)
 def run(
     paths: tuple[Path, ...],
     as_of: datetime | None,
@@ -270,6 +336,9 @@ def run(
     poll_interval: float,
     query_timeout: float,
     max_in_flight: int,
+    max_attempts: int,
+    backoff: float,
+    rate_limit_backoff: float,
     deliver: bool,
     dry_run: bool,
     smtp_url: str | None,
@@ -299,10 +368,30 @@ def run(
         state_dir=state_dir,
         use_cache=not no_cache,
         shard=_parse_shard(shard_text),
-        clevertap=CleverTapOptions(region, poll_interval, query_timeout, max_in_flight),
+        clevertap=CleverTapOptions(
+            region=region,
+            poll_interval=poll_interval,
+            query_timeout=query_timeout,
+            max_in_flight=max_in_flight,
+            max_attempts=max_attempts,
+            backoff=backoff,
+            rate_limit_backoff=rate_limit_backoff,
+        ),
     )
     show = not quiet and not as_json and sys.stderr.isatty()
-    outcomes = run_paths(list(paths), options, progress=show)
+    started = time.monotonic()
+    try:
+        outcomes = run_paths(
+            list(paths),
+            options,
+            progress=show,
+            on_finished=None if quiet else lambda source: _tell_traffic(source, started),
+        )
+    except KeyboardInterrupt:
+        from reportkit.staging import sweep
+
+        sweep(out)  # the interrupt may have landed while a swap was clearing up after itself
+        raise
     failed = False
     manifests = []
     for outcome in outcomes:
@@ -314,9 +403,9 @@ def run(
         failed = True
         click.echo(f"FAILED  {outcome.report.id}", err=True)
         for failure in outcome.failures:
-            click.echo(f"  {failure}", err=True)
+            _warn(f"  {failure}")
         if outcome.error:
-            click.echo(f"  {outcome.error}", err=True)
+            _warn(f"  {outcome.error}")
     if as_json:
         click.echo(json.dumps(manifests, indent=2, ensure_ascii=False))
     if deliver:
@@ -326,13 +415,22 @@ def run(
         sys.exit(1)
 
 
+def _tell_traffic(source: object, started: float) -> None:
+    """One line on what a CleverTap run cost: requests, POSTs, polls, retries and time."""
+    from reportkit.sources.clevertap import CleverTapSource
+
+    if isinstance(source, CleverTapSource):
+        seconds = time.monotonic() - started
+        click.echo(f"{source.name}: {source.stats} in {seconds:.1f} s", err=True)
+
+
 def _report_deliveries(outcomes: Any, *, quiet: bool = False) -> bool:
     """Print what delivery did; True when any delivery failed."""
     failed = False
     for outcome in outcomes:
         if outcome.error:
             failed = True
-            click.echo(f"FAILED  {outcome.report_id}: delivery: {outcome.error}", err=True)
+            _warn(f"FAILED  {outcome.report_id}: delivery: {outcome.error}")
         elif not quiet:
             d = outcome.delivery
             to = f" to {', '.join(d.recipients)}" if d.recipients and d.action != "skipped" else ""
@@ -468,7 +566,7 @@ def import_command(
     if summary.skipped:
         click.echo(f"skipped {summary.skipped} invalid records:", err=True)
         for reason in summary.reasons:
-            click.echo(f"  {reason}", err=True)
+            _warn(f"  {reason}")
 
 
 @cli.command("render", context_settings=CONTEXT_SETTINGS)

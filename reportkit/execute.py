@@ -41,6 +41,8 @@ class AnswerCache(Protocol):
 
     def put(self, request: Request, body: Mapping[str, Any]) -> None: ...
 
+    def discard(self, request: Request) -> None: ...
+
 
 def unique_requests(plans: Iterable[Plan]) -> list[Request]:
     """Every distinct request of `plans`, in plan order."""
@@ -76,9 +78,15 @@ def execute(
 
     def one(request: Request) -> Mapping[str, Any]:
         tell(Progress("sent", request))
-        return source.execute(request)
+        body = source.execute(request)
+        if cache:
+            # here, not where the answers are collected: an answer that arrives while the run is
+            # being interrupted is kept too, and the rerun does not ask for it again
+            cache.put(request, body)
+        return body
 
-    with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, max_workers))
+    try:
         futures = {pool.submit(one, request): request for request in todo}
         for future in as_completed(futures):
             request = futures[future]
@@ -93,7 +101,11 @@ def execute(
                 tell(Progress("failed", request, failures[request.key]))
                 continue
             bodies[request.key] = body
-            if cache:
-                cache.put(request, body)
             tell(Progress("done", request))
+    except BaseException:
+        # Interrupted: drop the requests not yet sent (a plain `with` would send them all
+        # first); those running stop when the caller closes the source.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return Answers(bodies=bodies, failures=failures, cached=frozenset(cached))

@@ -7,7 +7,8 @@
 
 A report folder is built in a hidden sibling (`.<date>.tmp-*`) and swapped into place only when
 everything in it was written, so a failed run leaves the previous report as it was and no
-half-written one. Paths stay inside the output root whatever a report id says.
+half-written one; `reportkit.staging` keeps that true against killed and concurrent runs. Paths
+stay inside the output root whatever a report id says.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +28,7 @@ from typing import Any
 from reportkit.errors import RenderError
 from reportkit.model import OutputSpec
 from reportkit.results import GroupTable, QueryResult, ReportResult, Row, TrendPoint
+from reportkit.staging import staging_for, swap_into_place
 from reportkit.windows import DateRange
 
 RESULTS_FILE = "results.json"
@@ -62,14 +63,23 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,119}$")
+
+
 def safe_id(report_id: str) -> str:
-    """A report id as one safe path segment: separators and odd characters become `-`,
-    leading dots go (no `..`, no hidden folders)."""
+    """A report id as one safe path segment. An id a definition may hold (a letter or digit,
+    then letters, digits, `_`, `.`, `-`) is one already and stays as it is, so two valid ids
+    never share a folder. Anything else (from the Python API or an edited results.json) is
+    cleaned (separators and odd characters become `-`, no leading dots) and gets 8 hex digits
+    of its hash, so `../x` cannot land on the folder of the report `x`."""
+    if _SAFE_SEGMENT.match(report_id):
+        return report_id
     cleaned = _UNSAFE.sub("-", report_id.replace("..", "-"))
     cleaned = re.sub(r"-{2,}", "-", cleaned).strip("-").lstrip(".").strip("-")
     if not cleaned:
         raise RenderError(f"report id {report_id!r} gives no usable folder name")
-    return cleaned[:120]
+    digest = hashlib.sha256(report_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{cleaned[:100]}-{digest}"
 
 
 def _confined(root: Path, candidate: Path) -> Path:
@@ -81,14 +91,22 @@ def _confined(root: Path, candidate: Path) -> Path:
     return candidate
 
 
+def _no_symlinks(root: Path, folder: Path) -> Path:
+    """`folder` (below `root`) when no level of it below `root` is a symlink and it resolves
+    inside `root`. `root` itself may be a link: the user chose it. A link found inside is
+    refused rather than followed: a report is never written where the link points."""
+    for level in (folder, *folder.parents):
+        if level == root:
+            break
+        if level.is_symlink():
+            raise RenderError(f"refusing to write through the symlink {level}")
+    return _confined(root, folder)
+
+
 def report_dir(out_root: Path, report_id: str, window_end: date) -> Path:
     """out_root/<safe id>/<YYYY-MM-DD>, guaranteed inside out_root (symlinks included)."""
     out_root = Path(out_root)
-    folder = out_root / safe_id(report_id) / window_end.isoformat()
-    for level in (folder.parent, folder):
-        if level.is_symlink():
-            raise RenderError(f"refusing to write through the symlink {level}")
-    return _confined(out_root, folder)
+    return _no_symlinks(out_root, out_root / safe_id(report_id) / window_end.isoformat())
 
 
 # ---------------------------------------------------------------------------- manifest
@@ -244,45 +262,13 @@ def publish_into(
     final = Path(final)
     if final.is_symlink():
         raise RenderError(f"refusing to replace the symlink {final}")
-    try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    except OSError as exc:
-        raise RenderError(f"could not create {final.parent}: {exc.strerror or exc}") from exc
-    try:
+    with staging_for(final) as staging:
         save_results(result, staging / RESULTS_FILE)
         render_report(result, output, staging, formats=wanted)
         manifest = build_manifest(staging, result, wanted, cached=cached, directory=final)
         write_atomic(staging / MANIFEST_FILE, manifest.to_json().encode("utf-8"))
-        _swap_into_place(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        swap_into_place(staging, final)
     return manifest
-
-
-def _swap_into_place(staging: Path, final: Path) -> None:
-    """Replace `final` by `staging`. The old folder is renamed aside first and removed only after
-    the new one is in place; if the second rename fails the old one is put back."""
-    os.chmod(staging, 0o755)  # mkdtemp makes 0700 folders; a report folder is an ordinary one
-    if not final.exists():
-        try:
-            os.replace(staging, final)
-        except OSError as exc:
-            raise RenderError(f"could not publish {final}: {exc.strerror or exc}") from exc
-        return
-    aside = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
-    aside.rmdir()
-    try:
-        os.replace(final, aside)
-    except OSError as exc:
-        raise RenderError(f"could not replace {final}: {exc.strerror or exc}") from exc
-    try:
-        os.replace(staging, final)
-    except OSError as exc:
-        os.replace(aside, final)
-        raise RenderError(f"could not publish {final}: {exc.strerror or exc}") from exc
-    shutil.rmtree(aside, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------- results.json

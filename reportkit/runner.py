@@ -146,6 +146,15 @@ def finish_reports(
                 generated_at=moment,
                 version=__version__,
             )
+        except ReportkitError as exc:
+            # An answer the results stage cannot read must not stay cached for good: a rerun
+            # would fail the same way until --no-cache.
+            if cache:
+                for request in plan.requests:
+                    cache.discard(request)
+            finished.append(ReportOutcome(outcome.report, plan, error=str(exc)))
+            continue
+        try:
             manifest = publish_report(
                 out,
                 result,

@@ -8,7 +8,6 @@ loads the rest.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,11 +79,12 @@ def quote(column: str) -> str:
 
 
 def printable(text: str) -> str:
-    """One line of reasonable length: control characters escaped, long values cut."""
-    out = "".join(
-        repr(ch)[1:-1] if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text
-    )
-    return out if len(out) <= MAX_REASON_CHARS else out[: MAX_REASON_CHARS - 1] + "…"
+    """One line of reasonable length: the characters that never reach a terminal as themselves
+    (render.labels.inert_text) and line breaks replaced by U+FFFD, long values cut."""
+    from reportkit.render.labels import REPLACEMENT, inert_text, shorten
+
+    one_line = inert_text(text).replace("\r", REPLACEMENT).replace("\n", REPLACEMENT)
+    return shorten(one_line, MAX_REASON_CHARS)
 
 
 def first_line(exc: BaseException) -> str:

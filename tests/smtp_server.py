@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 def free_port() -> int:
@@ -57,11 +58,36 @@ class Handler:
         return "250 Message accepted"
 
 
+@dataclass
+class Login:
+    """An AUTH checker: accepts `user` with `password`, and records who tried."""
+
+    user: str
+    password: str
+    attempts: list[tuple[str, bool]] = field(default_factory=list)
+
+    def __call__(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user = auth_data.login.decode()
+        ok = user == self.user and auth_data.password.decode() == self.password
+        self.attempts.append((user, ok))
+        return AuthResult(success=ok, handled=False)
+
+
 @contextmanager
-def smtp_server(**options: Any) -> Iterator[tuple[Handler, int]]:
+def smtp_server(login: Login | None = None, **options: Any) -> Iterator[tuple[Handler, int]]:
+    """aiosmtpd on a free loopback port; with `login`, AUTH (PLAIN, LOGIN) is offered without
+    TLS (loopback only). Not required (aiosmtpd warns about that without TLS): `login.attempts`
+    tells who logged in."""
     handler = Handler(**options)
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    auth: dict[str, Any] = {}
+    if login is not None:
+        auth = {"authenticator": login, "auth_require_tls": False}
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **auth)
     controller.start()
     try:
         yield handler, port

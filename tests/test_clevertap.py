@@ -408,3 +408,25 @@ def test_the_passcode_appears_in_no_error_log_or_repr(
     assert "clevertap" in log_text.lower() or "/1/counts/top.json" in log_text
     for text in [*texts, log_text]:
         assert PASSCODE not in text
+
+
+def test_a_short_passcode_does_not_mangle_messages(emulate: Any) -> None:
+    from reportkit.sources.clevertap import Secret, _scrub
+
+    emu = emulate(passcode="p", faults="fail200:1.0")
+    env = {**env_for(emu), "CLEVERTAP_PASSCODE": "p"}
+    with make_source(emu, env=env) as source, pytest.raises(QueryFailed) as caught:
+        source.execute(top())
+    assert str(caught.value).startswith("CleverTap answered fail for POST /1/counts/top.json")
+    assert _scrub("passcode=p, 'p' in CleverTap", Secret("p")) == "passcode=***, '***' in CleverTap"
+    assert _scrub(f"x{PASSCODE}x", Secret(PASSCODE)) == "x***x"
+
+
+@pytest.mark.timeout(20)
+def test_a_server_that_hangs_is_left_at_the_query_timeout(emulate: Any) -> None:
+    # every request hangs for 60 s (the read timeout is 120 s); the budget is 0.5 s
+    emu = emulate(faults="slow:1.0", slow_seconds=60)
+    with make_source(emu, query_timeout=0.5) as source, pytest.raises(QueryTimeout) as caught:
+        source.execute(top())
+    assert "got no answer within 0.5 s (no req_id was issued)" in str(caught.value)
+    assert emu.stats.requests == 1

@@ -66,3 +66,31 @@ def test_ensure_demo_builds_when_missing_and_when_stale(tmp_path: Path) -> None:
         assert n[1]["count"] > 0
     finally:
         engine.close()
+
+
+def test_two_first_runs_at_once_share_one_demo_build(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    definition = Path(__file__).resolve().parent.parent / "reports" / "charged-breakdown.yaml"
+
+    def start(name: str) -> subprocess.Popen[str]:
+        args = ["run", str(definition), "--as-of", "2026-11-30", "--format", "md", "--quiet"]
+        args += ["--state-dir", str(tmp_path / "state"), "--out", str(tmp_path / name)]
+        return subprocess.Popen(
+            [sys.executable, "-m", "reportkit", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    runs = [start("a"), start("b")]
+    for proc in runs:
+        _, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err
+    assert sorted(p.name for p in (tmp_path / "state").iterdir() if "demo" in p.name) == [
+        "demo.duckdb"
+    ]
+    first = (tmp_path / "a" / "charged-breakdown" / "2026-11-29" / "results.json").read_text()
+    second = (tmp_path / "b" / "charged-breakdown" / "2026-11-29" / "results.json").read_text()
+    assert first.split('"generated_at"')[0] == second.split('"generated_at"')[0]

@@ -56,18 +56,31 @@ def test_write_atomic_failure_is_a_render_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("report_id", "expected"),
+    "report_id", ["weekly-ecommerce", "a..b", "a--b", "Weekly.v2", "x_1", "9lives", "a" * 100]
+)
+def test_an_id_a_definition_allows_is_its_own_folder_name(report_id: str) -> None:
+    assert safe_id(report_id) == report_id
+
+
+@pytest.mark.parametrize(
+    ("report_id", "cleaned"),
     [
-        ("weekly-ecommerce", "weekly-ecommerce"),
         ("../../etc", "etc"),
         ("/etc/passwd", "etc-passwd"),
         ("a/../b", "a-b"),
         (".hidden", "hidden"),
         ("Weekly Report (EU)", "Weekly-Report-EU"),
+        ("..\\..\\win", "win"),
     ],
 )
-def test_safe_id(report_id: str, expected: str) -> None:
-    assert safe_id(report_id) == expected
+def test_an_unsafe_id_is_cleaned_and_marked_with_its_hash(report_id: str, cleaned: str) -> None:
+    digest = hashlib.sha256(report_id.encode()).hexdigest()[:8]
+    assert safe_id(report_id) == f"{cleaned}-{digest}"
+
+
+def test_ids_that_clean_alike_get_folders_of_their_own() -> None:
+    ids = ["x", "../x", "/x", "x/", ".x", "a-b", "a..b", "a--b", "a/b", "a b"]
+    assert len({safe_id(i) for i in ids}) == len(ids)
 
 
 @pytest.mark.parametrize("report_id", ["..", "/", "", "../.."])
@@ -91,6 +104,20 @@ def test_report_dir_does_not_follow_symlinks_out(tmp_path: Path) -> None:
     (root / "evil").symlink_to(outside, target_is_directory=True)
     with pytest.raises(RenderError, match="symlink"):
         report_dir(root, "evil", date(2026, 11, 29))
+    (root / "inside").mkdir()
+    (root / "inside" / "2026-11-29").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(RenderError, match="symlink"):
+        report_dir(root, "inside", date(2026, 11, 29))
+    assert os.listdir(outside) == []
+
+
+def test_out_itself_may_be_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    folder = report_dir(link, "weekly", date(2026, 11, 29))
+    assert folder == link / "weekly" / "2026-11-29"
 
 
 # ---------------------------------------------------------------------------- results.json

@@ -248,3 +248,37 @@ def test_render_redraws_from_results_without_querying(weekly: Path, tmp_path: Pa
     assert result.exit_code == 0, result.output
     assert (copy / "results.json").read_bytes() == before
     assert "Weekly e-commerce report" in (copy / "report.md").read_text()
+
+
+def test_a_cached_answer_the_results_cannot_read_is_dropped_and_asked_again(
+    demo_store: Path, tmp_path: Path
+) -> None:
+    args = [
+        "run",
+        str(REPORTS / "charged-breakdown.yaml"),
+        "--as-of",
+        AS_OF,
+        "--source",
+        f"local:{demo_store}",
+        "--out",
+        str(tmp_path / "out"),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--format",
+        "md",
+        "--json",
+    ]
+    assert run(*args).exit_code == 0
+    entries = list((tmp_path / "state" / "cache").rglob("*.json"))
+    assert entries
+    for entry in entries:  # a success body of the wrong shape, as a broken server might send
+        data = json.loads(entry.read_text())
+        data["body"] = {"status": "success", **{k: "?" for k in data["body"] if k != "status"}}
+        entry.write_text(json.dumps(data))
+    broken = run(*args)
+    assert broken.exit_code == 1
+    assert "charged" in broken.output
+    assert not list((tmp_path / "state" / "cache").rglob("*.json"))
+    healed = run(*args)
+    assert healed.exit_code == 0, healed.output
+    assert json.loads(healed.stdout)[0]["cached"] == []

@@ -166,3 +166,46 @@ def test_missing_credentials_stop_before_any_request(engine: LocalEngine, tmp_pa
         assert emu.stats.requests == 0
     assert result.exit_code == 2
     assert "CLEVERTAP_PASSCODE" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--max-attempts", "0"),
+        ("--backoff", "-1"),
+        ("--rate-limit-backoff", "601"),
+        ("--poll-interval", "0"),
+        ("--query-timeout", "-5"),
+    ],
+)
+def test_retry_and_timing_options_are_checked(option: str, value: str, tmp_path: Path) -> None:
+    result = run({}, "run", str(REPORTS), "--source", "clevertap", option, value)
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}'" in result.stderr
+
+
+def test_retry_options_reach_the_exchange(engine: LocalEngine, tmp_path: Path) -> None:
+    with start_emulator(engine, faults="500:1.0") as emu:
+        result = run(
+            env_for(emu),
+            "run",
+            str(REPORTS / "charged-breakdown.yaml"),
+            "--source",
+            "clevertap",
+            "--as-of",
+            AS_OF,
+            "--out",
+            str(tmp_path / "out"),
+            "--state-dir",
+            str(tmp_path / "s"),
+            "--max-attempts",
+            "2",
+            "--backoff",
+            "0",
+        )
+        stats = emu.stats
+    assert result.exit_code == 1
+    assert "kept failing for POST /1/counts/top.json" in result.stderr
+    assert "after 2 attempts: HTTP 500" in result.stderr
+    assert stats.requests == 4  # two requests (top and its total), two tries each
+    assert "4 HTTP requests (4 POSTs, 0 polls, 2 retries)" in result.stderr  # retries included

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from reportkit.errors import RenderError
+from reportkit.render.labels import inert_text
 from reportkit.render.view import GroupView, QueryView, ReportView
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
@@ -115,13 +117,28 @@ def _peak(values: list[dict[str, Any]], *fields: str) -> float:
     return max((abs(v[f]) for v in values for f in fields if v.get(f) is not None), default=0)
 
 
+def _distinct(labels: Iterable[str]) -> list[str]:
+    """Labels as given, a repeat suffixed ` (2)`, ` (3)`: values that read alike once shortened
+    or made inert must still get bars of their own on a nominal axis."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for label in labels:
+        candidate, n = label, 2
+        while candidate in seen:
+            candidate, n = f"{label} ({n})", n + 1
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
 def ranked_bar_spec(group: GroupView, compare: bool, *, exact: bool = False) -> dict[str, Any]:
     """Horizontal bars in ranked order, the previous period as a tick."""
     rows = group.rows[:MAX_BARS]
+    labels = _distinct(row.label for row in rows)
     values = [
         {
             "rank": index,
-            "label": row.label,
+            "label": labels[index],
             "count": row.count,
             "previous": row.previous,
             "not_set": row.not_set,
@@ -137,7 +154,7 @@ def ranked_bar_spec(group: GroupView, compare: bool, *, exact: bool = False) -> 
             "ticks": False,
             "domain": False,
             "labelPadding": 6,
-            "labelLimit": label_limit((row.label for row in rows), AXIS_LABEL_LIMIT, exact=exact),
+            "labelLimit": label_limit(labels, AXIS_LABEL_LIMIT, exact=exact),
         },
     }
     bar: dict[str, Any] = {
@@ -381,15 +398,72 @@ def build_charts(view: ReportView) -> list[Chart]:
     return charts
 
 
+def inert_spec(value: Any) -> Any:
+    """Every string in a spec (keys too) with the characters XML forbids replaced: vl-convert
+    aborts the whole process, uncatchably, on a NUL or an ESC in a label."""
+    if isinstance(value, str):
+        return inert_text(value)
+    if isinstance(value, Mapping):
+        return {inert_text(str(k)): inert_spec(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [inert_spec(v) for v in value]
+    return value
+
+
+_XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+_URL = re.compile(r"url\(\s*['\"]?\s*([^)'\"\s]*)", re.IGNORECASE)
+_PAINT_ATTRIBUTES = (
+    "fill",
+    "stroke",
+    "style",
+    "clip-path",
+    "mask",
+    "filter",
+    "marker-start",
+    "marker-mid",
+    "marker-end",
+)
+
+
+def _outside_reference(svg: str) -> str | None:
+    """The first reference in a drawn chart to anything but the chart itself (an image or a link
+    href, a url() paint), or None. Data values only ever land in text and aria-label."""
+    from xml.etree import ElementTree
+
+    try:
+        root = ElementTree.fromstring(svg)
+    except ElementTree.ParseError as exc:
+        return f"unreadable SVG ({exc})"
+    for element in root.iter():
+        tag = element.tag.rsplit("}", 1)[-1]
+        if tag in ("script", "foreignObject", "image"):
+            return f"<{tag}>"
+        for name, text in element.attrib.items():
+            if name in ("href", _XLINK_HREF) and not text.startswith("#"):
+                return text
+            if name in _PAINT_ATTRIBUTES:
+                for target in _URL.findall(text):
+                    if not target.startswith("#"):
+                        return f"url({target})"
+    return None
+
+
 def render_svg(chart: Chart) -> str:
+    """The chart as SVG text, with nothing in it that loads a file, an image or a URL."""
     import vl_convert as vlc  # heavy: starts an embedded JavaScript engine
 
     try:
-        svg: str = vlc.vega_to_svg(to_vega(chart.spec), allowed_base_urls=[])
+        svg: str = vlc.vega_to_svg(to_vega(inert_spec(chart.spec)), allowed_base_urls=[])
     except Exception as exc:  # vl-convert raises ValueError and friends
         raise RenderError(
             f"chart {chart.chart_id!r} could not be drawn: {_first_line(exc)}"
         ) from exc
+    outside = _outside_reference(svg)
+    if outside is not None:
+        raise RenderError(
+            f"chart {chart.chart_id!r} refers to {outside}: a chart may not load images, "
+            "links or other outside resources (check its vega_lite override)"
+        )
     return svg
 
 
@@ -422,14 +496,12 @@ def to_vega(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def render_png(chart: Chart, svg: str | None = None, scale: float = 2.0) -> bytes:
-    """PNG for Markdown; from the SVG when we already have it (cheaper than a second compile)."""
+    """PNG for Markdown, from the chart's checked SVG (drawn here when not given)."""
     import vl_convert as vlc
 
+    svg = render_svg(chart) if svg is None else svg
     try:
-        if svg is not None:
-            png: bytes = vlc.svg_to_png(svg, scale=scale)
-        else:
-            png = vlc.vegalite_to_png(chart.spec, scale=scale, allowed_base_urls=[])
+        png: bytes = vlc.svg_to_png(svg, scale=scale)
     except Exception as exc:
         raise RenderError(
             f"chart {chart.chart_id!r} could not be drawn: {_first_line(exc)}"

@@ -1,45 +1,65 @@
-"""The one Jinja environment: the user's template folder first, ours behind it.
+"""The Jinja environments: the user's template folder first, ours behind it.
 
-Autoescape is on for HTML and Markdown templates (`*.html*`, `*.md*`): a value is always text,
-never markup. In Markdown, HTML entities render as the characters they stand for, so escaping keeps
-a hostile value inert without changing what a reader sees; table cells also go through `cell`,
-which escapes `|` and folds newlines. Values are only ever *data*: nothing here compiles a value
-as a template, so `{{ 7*7 }}` in a property value stays those eight characters.
+Values are always text, never markup or template source:
+- HTML: autoescape, and every printed value passes `inert_text` (control characters and bidi
+  overrides become U+FFFD) through the environment's `finalize`.
+- Markdown: the same, and every printed value is also Markdown-escaped and folded onto one line
+  (`markdown_inline`), so `**bold**`, `[link](x)`, `|`, a leading `#` or a newline in a value
+  cannot make emphasis, links, table cells or headings. HTML entities render as the characters
+  they stand for, so escaping keeps a value inert without changing what a reader sees.
+- Nothing compiles a value as a template, so `{{ 7*7 }}` in a property value stays those
+  eight characters.
 
-Jinja's exceptions become `RenderError` in `render_template`, naming the template and line.
+Templates load only from inside the template folders: a name with `..` is not found, and a file
+that resolves elsewhere (a symlink out of the folder) is refused. Jinja's exceptions become
+`RenderError` in `render_template`, naming the template and line.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.loaders import split_template_path
 from markupsafe import Markup, escape
 
 from reportkit.assets import templates_dir
 from reportkit.errors import RenderError
 from reportkit.render import labels
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
+# a block marker a value could start a line with: list items, setext underlines, thematic breaks
+_MD_LEADING = re.compile(r"^(?:[-+=](?=\s|$|[-=])|\d{1,9}(?=[.)](?:\s|$)))")
 _NEWLINES = re.compile(r"\s*[\r\n]+\s*")
 
 
-def markdown_cell(value: Any) -> Markup:
-    """A value made safe for one GitHub table cell: HTML-escaped, `|` and emphasis escaped,
-    newlines folded into spaces."""
-    text = _NEWLINES.sub(" ", str(value))
+def markdown_inline(value: Any) -> Markup:
+    """A value made inert in Markdown, in a table cell or anywhere in a line: unsafe characters
+    replaced, newlines folded into spaces, `|` and emphasis, code, link and heading characters
+    backslash-escaped, a leading list or underline marker escaped, then HTML-escaped."""
+    if isinstance(value, Markup):
+        return value
+    text = _NEWLINES.sub(" ", labels.inert_text(str(value))).strip()
     text = _MD_SPECIAL.sub(r"\\\1", text)
+    match = _MD_LEADING.match(text)
+    if match:  # `1. x` -> `1\. x`, `- x` -> `\- x`
+        cut = match.end() if text[0].isdigit() else 0
+        text = text[:cut] + "\\" + text[cut:]
     return Markup(escape(text))
+
+
+markdown_cell = markdown_inline  # the `cell` filter: table cells were the first to need it
 
 
 def css_string(value: Any) -> Markup:
     """A quoted CSS string (for `content:` in margin boxes) that cannot end the rule or the
     `<style>` element it sits in."""
-    text = _NEWLINES.sub(" ", str(value))
+    text = _NEWLINES.sub(" ", labels.inert_text(str(value)))
     for raw, escaped in (("\\", "\\\\"), ('"', '\\"'), ("<", "\\3C "), (">", "\\3E ")):
         text = text.replace(raw, escaped)
     return Markup(f'"{text}"')
@@ -74,35 +94,94 @@ FILTERS: dict[str, Any] = {
 }
 
 
-@lru_cache(maxsize=1)
-def text_environment() -> jinja2.Environment:
+def _inert(value: Any) -> Any:
+    """`finalize` for HTML: every printed string is made inert; markup we built passes as is."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return labels.inert_text(value)
+    return value
+
+
+def _one_line(value: Any) -> Any:
+    """`finalize` for mail subjects: inert, and a value's line breaks fold into spaces."""
+    if isinstance(value, str):
+        return _NEWLINES.sub(" ", labels.inert_text(value))
+    return value
+
+
+@lru_cache(maxsize=2)
+def text_environment(one_line: bool = False) -> jinja2.Environment:
     """A sandboxed environment for one-off text templates written in report definitions
-    (email subjects and bodies): no files, no autoescape, the same formatting filters."""
+    (email subjects and bodies): no files, no autoescape, the same formatting filters; printed
+    values are inert, and with `one_line` (subjects) cannot break the line."""
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+    env = ImmutableSandboxedEnvironment(
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        finalize=_one_line if one_line else _inert,
+    )
     env.filters.update(FILTERS)
     return env
 
 
+class ConfinedLoader(jinja2.BaseLoader):
+    """Jinja's FileSystemLoader over `folders`, in order, except that a template whose real path
+    (symlinks followed) lies outside every folder is refused instead of read."""
+
+    def __init__(self, folders: Sequence[Path]) -> None:
+        self.folders = tuple(Path(f).resolve() for f in folders)
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        pieces = split_template_path(template)  # TemplateNotFound for `..`
+        for folder in self.folders:
+            path = folder.joinpath(*pieces)
+            if not path.is_file():
+                continue
+            real = path.resolve()
+            if not any(real.is_relative_to(root) for root in self.folders):
+                raise RenderError(
+                    f"template {template} is {path}, which leads outside the template folders "
+                    f"({', '.join(map(str, self.folders))}): refused"
+                )
+            try:
+                source = real.read_text(encoding="utf-8")
+                mtime = real.stat().st_mtime
+            except (OSError, UnicodeDecodeError) as exc:
+                raise RenderError(f"template {template} ({path}) cannot be read: {exc}") from exc
+            return source, str(path), functools.partial(_unchanged, real, mtime)
+        raise jinja2.TemplateNotFound(template)
+
+
+def _unchanged(path: Path, mtime: float) -> bool:
+    try:
+        return path.stat().st_mtime == mtime
+    except OSError:
+        return False
+
+
 @lru_cache(maxsize=8)
-def _build(dirs: tuple[Path, ...]) -> jinja2.Environment:
-    loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(d)) for d in dirs])
+def _build(dirs: tuple[Path, ...], markdown: bool) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=loader,
+        loader=ConfinedLoader(dirs),
         autoescape=_autoescape,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=markdown_inline if markdown else _inert,
     )
-    env.filters.update(FILTERS, cell=markdown_cell, css_string=css_string)
+    env.filters.update(FILTERS, cell=markdown_inline, css_string=css_string)
     return env
 
 
-def build_environment(user_dir: Path | None = None) -> jinja2.Environment:
-    """The environment for a report whose output names `user_dir` (or none)."""
-    return _build(template_dirs(user_dir))
+def build_environment(
+    user_dir: Path | None = None, *, markdown: bool = False
+) -> jinja2.Environment:
+    """The environment for a report whose output names `user_dir` (or none); `markdown` for the
+    Markdown report, whose printed values are Markdown-escaped."""
+    return _build(template_dirs(user_dir), markdown)
 
 
 def render_template(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
@@ -119,12 +198,5 @@ def render_template(env: jinja2.Environment, name: str, context: dict[str, Any])
 
 def _search_path(env: jinja2.Environment) -> str:
     loader = env.loader
-    folders: Sequence[str] = []
-    if isinstance(loader, jinja2.ChoiceLoader):
-        folders = [
-            p
-            for sub in loader.loaders
-            if isinstance(sub, jinja2.FileSystemLoader)
-            for p in sub.searchpath
-        ]
-    return ", ".join(folders) or "(no folders)"
+    folders = loader.folders if isinstance(loader, ConfinedLoader) else ()
+    return ", ".join(map(str, folders)) or "(no folders)"

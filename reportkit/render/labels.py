@@ -15,10 +15,42 @@ from reportkit.windows import DateRange
 
 NOT_SET_LABEL = "(not set)"
 BUCKET_TYPES = frozenset({"NUMBER", "DATE"})
+REPLACEMENT = "\ufffd"
+DISPLAY_LIMIT = 200  # characters of a value shown in tables and charts; results.json keeps all
+ELLIPSIS = "\u2026"
+
+# Characters that never reach a page, a chart or a mail as themselves: C0 and C1 controls but tab
+# and newlines (NUL, ESC sequences), DEL, the bidi embeddings, overrides and isolates that reorder
+# the text around a value (U+202E), the line and paragraph separators that split a Markdown row,
+# lone surrogates and the XML non-characters U+FFFE/U+FFFF (vl-convert aborts the process on
+# anything that XML does not allow).
+_UNSAFE_CHARS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+    "\ud800-\udfff\ufffe\uffff]"
+)
 
 _RANGE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)\s*$")
 _DASH = "\u2013"  # en dash between the ends of a range
 _MINUS = "\u2212"
+
+
+def inert_text(text: str) -> str:
+    """`text` with every unsafe character (see `_UNSAFE_CHARS`) replaced by U+FFFD."""
+    return _UNSAFE_CHARS.sub(REPLACEMENT, text)
+
+
+def shorten(text: str, limit: int = DISPLAY_LIMIT) -> str:
+    """At most `limit` characters, the last an ellipsis when something was cut. Layout engines
+    take quadratic time over a long unbreakable word in a table cell (3,000 characters: 20 s of
+    WeasyPrint), and nobody reads past a few lines of one value."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1] + ELLIPSIS
+
+
+def display_text(text: str, limit: int = DISPLAY_LIMIT) -> str:
+    """How a value from the data reads on a page: inert and at most `limit` characters."""
+    return shorten(inert_text(text), limit)
 
 
 def format_number(value: float | int | None, digits: int = 0) -> str:
@@ -182,18 +214,23 @@ def window_days_label(window: DateRange) -> str:
 
 
 __all__ = [
+    "DISPLAY_LIMIT",
     "NOT_SET_LABEL",
+    "REPLACEMENT",
     "bucket_sort_key",
     "change",
+    "display_text",
     "format_daterange",
     "format_delta",
     "format_number",
     "format_percent",
+    "inert_text",
     "parse_range",
     "percent_change",
     "period_date",
     "period_label",
     "share",
+    "shorten",
     "value_label",
     "window_days_label",
 ]

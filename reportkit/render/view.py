@@ -17,6 +17,8 @@ from reportkit.results import NOT_SET, GroupTable, QueryResult, ReportResult
 from reportkit.windows import DateRange
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+NAME_LIMIT = 100  # characters of a property name in a heading or a table header
+RUNNING_LIMIT = 60  # characters of the title in the PDF's page header and footer
 
 
 def slug(text: str) -> str:
@@ -113,7 +115,7 @@ def _group_view(query: QueryResult, group: GroupTable, compare: bool, timezone: 
         rows.sort(key=lambda row: labels.bucket_sort_key(row.type, row.value))
     views = tuple(
         RowView(
-            label=labels.value_label(row.value, row.type, timezone),
+            label=labels.display_text(labels.value_label(row.value, row.type, timezone)),
             value=row.value,
             type=row.type,
             count=row.count,
@@ -127,7 +129,7 @@ def _group_view(query: QueryResult, group: GroupTable, compare: bool, timezone: 
     )
     return GroupView(
         key=group.key,
-        name=group.name,
+        name=labels.display_text(group.name, NAME_LIMIT),
         property_type=group.property_type,
         top_n=group.top_n,
         histogram=histogram,
@@ -151,10 +153,10 @@ def build_query_view(query: QueryResult, timezone: str = "UTC") -> QueryView:
     return QueryView(
         id=query.query_id,
         anchor=slug(f"q-{query.query_id}"),
-        title=query.title or query.query_id,
-        description=query.description,
+        title=labels.inert_text(query.title or query.query_id),
+        description=labels.inert_text(query.description),
         kind=query.kind,
-        event=query.event,
+        event=labels.display_text(query.event),
         window=query.window,
         previous_window=query.previous_window,
         compare=compare,
@@ -168,11 +170,11 @@ def build_query_view(query: QueryResult, timezone: str = "UTC") -> QueryView:
         unique_change=labels.change(query.unique, query.previous_unique),
         unique_pct_change=labels.percent_change(query.unique, query.previous_unique),
         granularity=query.granularity,
-        measure=query.measure,
+        measure=labels.display_text(query.measure, NAME_LIMIT),
         points=tuple(
             PointView(
                 period=p.period,
-                label=labels.period_label(p.period, query.granularity),
+                label=labels.display_text(labels.period_label(p.period, query.granularity)),
                 count=p.count,
                 previous=p.previous,
                 change=labels.change(p.count, p.previous),
@@ -243,6 +245,7 @@ def template_context(view: ReportView) -> dict[str, Any]:
     result = view.result
     previous = [q.previous_window for q in view.queries if q.previous_window is not None]
     generated = format_generated(result.generated_at)
+    running = labels.display_text(result.title, RUNNING_LIMIT)  # page margins hold one line
     return {
         "report": result,
         "view": view,
@@ -251,5 +254,6 @@ def template_context(view: ReportView) -> dict[str, Any]:
         "window": _span([q.window for q in view.queries]),
         "compare_window": _span(previous),
         "generated": generated,
-        "footer_note": f"{result.title} · as of {result.as_of.isoformat()}",
+        "running_title": running,
+        "footer_note": f"{running} · as of {result.as_of.isoformat()}",
     }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -21,17 +22,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from reportkit.errors import InvalidInput, ReportkitError
+from reportkit.errors import InvalidInput, ReportkitError, SourceError
 from reportkit.plan import Request
-from reportkit.sources.protocol import Policy, Reply, Send, drive, exchange
+from reportkit.sources.protocol import Policy, Reply, Send, Step, Wait, drive, exchange
 
 __all__ = [
     "REGIONS",
     "AccountLimiter",
     "CleverTapConfig",
     "CleverTapSource",
+    "ExchangeStats",
     "clevertap_source_from_env",
     "shared_limiter",
 ]
@@ -147,9 +149,43 @@ def shared_limiter(account_id: str, limit: int = 3) -> AccountLimiter:
         return limiter
 
 
+@dataclass(frozen=True, slots=True)
+class ExchangeStats:
+    """What a source has sent so far: HTTP requests, of them POSTs and polls, and retries
+    (a step sent again after a transient answer: 5xx, 429, a reset, an unreadable body)."""
+
+    requests: int = 0
+    posts: int = 0
+    polls: int = 0
+    retries: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{_plural(self.requests, 'HTTP request')} ({_plural(self.posts, 'POST')}, "
+            f"{_plural(self.polls, 'poll')}, {_plural(self.retries, 'retry', 'retries')})"
+        )
+
+
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else many or one + 's'}"
+
+
+_SCRUB_ANYWHERE = 8  # a passcode this long is scrubbed wherever it appears
+
+
 def _scrub(text: str, secret: Secret) -> str:
+    """`text` without the passcode. A short passcode is scrubbed only where it stands alone, so
+    that a passcode "p" does not turn "CleverTap" into "CleverTa***"."""
     value = secret.reveal()
-    return text.replace(value, "***") if value else text
+    if not value:
+        return text
+    # also as repr() and URL-encoding write it (requests quotes a bad header value with repr)
+    for form in sorted({value, repr(value)[1:-1], quote(value, safe="")}, key=len, reverse=True):
+        if len(form) >= _SCRUB_ANYWHERE:
+            text = text.replace(form, "***")
+        else:
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])", "***", text)
+    return text
 
 
 class CleverTapSource:
@@ -176,7 +212,9 @@ class CleverTapSource:
         self.limiter = limiter or shared_limiter(config.account_id, max_in_flight)
         self.http_timeout = http_timeout
         self.http_requests = 0  # HTTP requests sent, for progress and benchmarks
+        self._posts = self._polls = self._retries = 0
         self._count_lock = threading.Lock()
+        self._closed = threading.Event()  # set by close(): exchanges still running stop
         self._random = random.Random()
         self._session = requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(10, self.limiter.limit * 2))
@@ -200,25 +238,56 @@ class CleverTapSource:
     def execute(self, request: Request) -> dict[str, Any]:
         """POST the request, poll until it is answered, and return the `success` body."""
         with self.limiter.slot():
+            started = time.monotonic()
+            deadline = started + self.policy.query_timeout
             flow = exchange(
                 request.endpoint,
                 request.body,
                 self.policy,
-                started=time.monotonic(),
+                started=started,
                 rand=self._random.random,
                 auth_hint=self.config.auth_hint(),
             )
             try:
-                return drive(flow, self._send, time.sleep)
+                return drive(
+                    flow, lambda step: self._send(step, deadline), self._sleep, self._count
+                )
             except ReportkitError as exc:
                 # every message passes here on its way out: scrub it once more, to be sure
                 exc.message = _scrub(exc.message, self.config.passcode)
                 exc.args = (exc.message,)
                 raise
 
-    def _send(self, step: Send) -> Reply:
+    @property
+    def stats(self) -> ExchangeStats:
+        with self._count_lock:
+            return ExchangeStats(self.http_requests, self._posts, self._polls, self._retries)
+
+    def _count(self, step: Step) -> None:
+        with self._count_lock:
+            if isinstance(step, Wait):
+                self._retries += step.reason == "retry"
+            elif step.method == "POST":
+                self._posts += 1
+            else:
+                self._polls += 1
+
+    def _stopped(self) -> SourceError:
+        return SourceError("stopped: the CleverTap source was closed while the query ran")
+
+    def _sleep(self, seconds: float) -> None:
+        if self._closed.wait(seconds):
+            raise self._stopped()
+
+    def _send(self, step: Send, deadline: float | None = None) -> Reply:
         import requests
 
+        if self._closed.is_set():
+            raise self._stopped()
+        connect, read = self.http_timeout
+        if deadline is not None:  # a server that hangs must not hold a query past its budget
+            left = max(deadline - time.monotonic(), 0.05)
+            connect, read = min(connect, left), min(read, left)
         url = self.config.base_url + step.path
         with self._count_lock:
             self.http_requests += 1
@@ -228,7 +297,7 @@ class CleverTapSource:
                 url,
                 json=step.body if step.method == "POST" else None,
                 params=step.params,
-                timeout=self.http_timeout,
+                timeout=(connect, read),
             )
         except requests.RequestException as exc:
             error = _scrub(f"{type(exc).__name__}: {exc}", self.config.passcode)
@@ -254,6 +323,9 @@ class CleverTapSource:
         )
 
     def close(self) -> None:
+        """Close the connections; exchanges still running (an interrupted run) stop at their next
+        wait or request."""
+        self._closed.set()
         self._session.close()
 
     def __enter__(self) -> CleverTapSource:
@@ -278,9 +350,20 @@ def _summary(body: Any, text: str) -> str:
     return f"unreadable body {text[:60]!r}"
 
 
+def _one_line_passcode(value: str, where: str) -> Secret:
+    """A passcode is sent as one header line: a control character inside it (a second line in
+    the file) is refused here, without echoing it, rather than by requests, which would."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidInput(
+            f"the CleverTap passcode in {where} holds a line break or control "
+            "character: it must be one line"
+        )
+    return Secret(value)
+
+
 def _read_passcode(env: Mapping[str, str]) -> Secret:
     if (env.get("CLEVERTAP_PASSCODE") or "").strip():
-        return Secret(env["CLEVERTAP_PASSCODE"].strip())
+        return _one_line_passcode(env["CLEVERTAP_PASSCODE"].strip(), "CLEVERTAP_PASSCODE")
     path = (env.get("CLEVERTAP_PASSCODE_FILE") or "").strip()
     if path:
         try:
@@ -291,7 +374,7 @@ def _read_passcode(env: Mapping[str, str]) -> Secret:
             ) from None
         if not value:
             raise InvalidInput(f"CLEVERTAP_PASSCODE_FILE {path} is empty")
-        return Secret(value)
+        return _one_line_passcode(value, f"CLEVERTAP_PASSCODE_FILE {path}")
     raise InvalidInput(
         "no CleverTap passcode: set CLEVERTAP_PASSCODE, or CLEVERTAP_PASSCODE_FILE to a file "
         "holding it"

@@ -13,7 +13,9 @@ category popularity, weekends busier, evenings busier, a slow growth trend (+40 
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -130,8 +132,35 @@ def build_demo(
     return DemoInfo(target, seed, total, profiles, start, end)
 
 
+@contextlib.contextmanager
+def _exclusive(folder: Path) -> Iterator[None]:
+    """Hold an advisory lock on `folder` (no lock file left behind); a no-op without flock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        with contextlib.suppress(OSError):  # a filesystem without flock: go on unlocked
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def ensure_demo(path: str | Path, as_of: date) -> None:
-    """Build the demo store on first use, or again when it does not cover the day before as_of."""
+    """Build the demo store on first use, or again when it does not cover the day before as_of.
+
+    Two runs starting at once on a fresh state folder take turns: the second finds the store
+    the first built instead of building over it."""
+    folder = Path(path).absolute().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    with _exclusive(folder):
+        _ensure_demo(path, as_of)
+
+
+def _ensure_demo(path: str | Path, as_of: date) -> None:
     needed = as_of - timedelta(days=1)
     if Path(path).is_file():
         con = store.connect(path, read_only=True)

@@ -40,6 +40,7 @@ __all__ = [
     "Emulator",
     "EmulatorStats",
     "parse_faults",
+    "request_key",
     "start_emulator",
 ]
 
@@ -111,11 +112,15 @@ class EmulatorStats:
     statuses: Mapping[int, int] = field(default_factory=dict)
     faults: Mapping[str, int] = field(default_factory=dict)
     by_endpoint: Mapping[str, int] = field(default_factory=dict)
+    # by request key (path, a space, the body as compact JSON with sorted keys: `Request.key`)
+    posted: Mapping[str, int] = field(default_factory=dict)  # POSTs that reached the engine
+    succeeded: Mapping[str, int] = field(default_factory=dict)  # `success` answers sent
 
 
 @dataclass(slots=True)
 class _Pending:
     endpoint: str
+    key: str  # the request key of the POST that started it
     answer: dict[str, Any]
     remaining: int  # partial answers still to give
     expires: float
@@ -164,6 +169,8 @@ class _State:
         self.statuses: Counter[int] = Counter()
         self.fault_counts: Counter[str] = Counter()
         self.by_endpoint: Counter[str] = Counter()
+        self.posted: Counter[str] = Counter()
+        self.succeeded: Counter[str] = Counter()
 
     def snapshot(self) -> EmulatorStats:
         with self.lock:
@@ -176,6 +183,8 @@ class _State:
                 statuses=dict(self.statuses),
                 faults=dict(self.fault_counts),
                 by_endpoint=dict(self.by_endpoint),
+                posted=dict(self.posted),
+                succeeded=dict(self.succeeded),
             )
 
     def draw_fault(self) -> str | None:
@@ -199,6 +208,7 @@ class _State:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     _status: int = 0
+    _counted: bool = False  # this request is counted in flight
     _note: str = ""
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in two writes
@@ -209,8 +219,18 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # _handle writes one line per request instead
 
+    def _leave(self) -> None:
+        """Stop counting this request in flight. Done before the answer's first byte goes out: a
+        client that reads the answer and sends its next request at once must not find this one
+        still counted (that would be our race, not the client's excess)."""
+        if self._counted:
+            self._counted = False
+            with self.server.state.lock:
+                self.server.state.in_flight -= 1
+
     def _reply(self, status: int, body: dict[str, Any] | str) -> None:
         data = (body if isinstance(body, str) else json.dumps(body)).encode()
+        self._leave()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -245,6 +265,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         with state.lock:
             state.in_flight += 1
+            self._counted = True
             state.requests += 1
             state.by_endpoint[url.path] += 1
             state.max_in_flight = max(state.max_in_flight, state.in_flight)
@@ -263,8 +284,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._status, self._note = 0, "client went away"
             self.close_connection = True
         finally:
+            self._leave()
             with state.lock:
-                state.in_flight -= 1
                 if self._status:
                     state.statuses[self._status] += 1
             log.info(
@@ -334,17 +355,27 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._reply(400, {"status": "fail", "error": "Malformed JSON body", "code": 400})
             return
+        key = request_key(path, body)
+        with state.lock:
+            state.posted[key] += 1
         status, answer = state.engine.answer(path, body)
         if status != 200 or answer.get("status") != "success" or state.partial_polls <= 0:
             self._reply(status, answer)
+            if status == 200 and answer.get("status") == "success":
+                self._succeeded(key)
             return
         req_id = state.new_req_id()
         with state.lock:
             state.pending[str(req_id)] = _Pending(
-                path, answer, state.partial_polls - 1, time.monotonic() + state.req_ttl
+                path, key, answer, state.partial_polls - 1, time.monotonic() + state.req_ttl
             )
         self._reply(200, {"status": "partial", "req_id": req_id})
         self._note = f"partial req_id={req_id}"
+
+    def _succeeded(self, key: str) -> None:
+        """Count a `success` answer that went out whole."""
+        with self.server.state.lock:
+            self.server.state.succeeded[key] += 1
 
     def _poll(self, path: str, req_id: str, *, expire: bool) -> None:
         state = self.server.state
@@ -377,6 +408,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if remaining == 0:
             self._reply(200, pending.answer)
+            self._succeeded(pending.key)
             return
         wire_id: int | str = int(req_id) if req_id.isdigit() else req_id
         if state.in_progress == "202":
@@ -387,6 +419,11 @@ class _Handler(BaseHTTPRequestHandler):
             )
         else:
             self._reply(200, {"status": "partial", "req_id": wire_id})
+
+
+def request_key(path: str, body: Any) -> str:
+    """The identity of a query, as `reportkit.plan.Request.key` writes it."""
+    return path + " " + json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 
 def _status_of(body: dict[str, Any]) -> str:

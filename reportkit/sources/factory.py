@@ -42,6 +42,9 @@ class CleverTapOptions:
     poll_interval: float = 30.0
     query_timeout: float = 900.0
     max_in_flight: int = 3
+    max_attempts: int = 5  # tries of one step when the answer is transient
+    backoff: float = 2.0  # the first retry waits about this long, doubling after
+    rate_limit_backoff: float = 30.0  # a 429 waits at least this long
 
 
 def open_source(
@@ -63,6 +66,9 @@ def open_source(
             poll_interval=options.poll_interval,
             query_timeout=options.query_timeout,
             max_in_flight=options.max_in_flight,
+            max_attempts=options.max_attempts,
+            backoff_base=options.backoff,
+            rate_limit_backoff=options.rate_limit_backoff,
         )
     from reportkit.sources.local import LocalEngine, LocalSource
 

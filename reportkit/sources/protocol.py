@@ -295,11 +295,15 @@ def drive(
     flow: Generator[Step, Reply | None, dict[str, Any]],
     send: Callable[[Send], Reply],
     sleep: Callable[[float], None],
+    on_step: Callable[[Step], None] | None = None,
 ) -> dict[str, Any]:
-    """Run an exchange: `send` does HTTP, `sleep` waits. Returns the success body."""
+    """Run an exchange: `send` does HTTP, `sleep` waits, `on_step` (if given) sees every step
+    first, for counting. Returns the success body."""
     try:
         step = next(flow)
         while True:
+            if on_step is not None:
+                on_step(step)
             if isinstance(step, Wait):
                 sleep(step.seconds)
                 step = flow.send(None)
