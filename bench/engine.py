@@ -6,7 +6,11 @@
 2. times one top.json query with two groups over the last 30 days, against a hand-written DuckDB
    GROUP BY on typed columns holding the same data (same process, same DuckDB), and against
    pandas value_counts on the same rows already in memory;
-3. times importing 1 million JSON Lines events; prints peak memory (max RSS).
+3. times importing 1 million JSON Lines events, each import in a fresh process so that its peak
+   memory (max RSS) is its own: the clean file (DuckDB's NDJSON reader), and the same file with
+   one bad last line under --skip-invalid (the line-numbered pass that locates bad records).
+
+    /work/venv/bin/python bench/engine.py --events 0     # the import part only
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import argparse
 import json
 import random
 import resource
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,16 +46,27 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--import-events", type=int, default=1_000_000)
+    parser.add_argument("--import-runs", type=int, default=3)
+    parser.add_argument("--child-import", nargs=2, metavar=("FILE", "SKIP_INVALID"))
     args = parser.parse_args()
+    if args.child_import:
+        child_import(Path(args.child_import[0]), args.child_import[1] == "1")
+        return
+    with tempfile.TemporaryDirectory(prefix="rk-bench-") as tmp:
+        if args.events:
+            bench_engine(Path(tmp), args.events)
+        bench_import(Path(tmp), args.import_events, args.import_runs)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (max RSS of this process, imports not included): {peak:.0f} MB")
 
-    from reportkit.importer import import_events
+
+def bench_engine(tmp: Path, events: int) -> None:
     from reportkit.sources.demo import build_demo
     from reportkit.sources.local import LocalEngine
 
-    tmp = Path(tempfile.mkdtemp(prefix="rk-bench-"))
     end = date(2026, 11, 27)
     start = time.perf_counter()
-    info = build_demo(tmp / "demo.duckdb", events=args.events, end=end)
+    info = build_demo(tmp / "demo.duckdb", events=events, end=end)
     print(
         f"demo build: {info.events:,} events, {info.profiles:,} profiles in "
         f"{time.perf_counter() - start:.1f} s"
@@ -111,7 +128,7 @@ def main() -> None:
     t_engine = best(lambda: engine.answer("/1/counts/top.json", body))
     t_hand = best(hand_written)
     t_pandas = best(with_pandas, runs=3)
-    print(f"top.json, 2 groups, 30 days, {args.events:,} events in the store:")
+    print(f"top.json, 2 groups, 30 days, {events:,} events in the store:")
     print(f"  reportkit engine     {t_engine * 1000:8.1f} ms   1.00x")
     print(
         f"  hand-written DuckDB  {t_hand * 1000:8.1f} ms   engine/hand = {t_engine / t_hand:.2f}x"
@@ -121,12 +138,12 @@ def main() -> None:
         f"{t_pandas / t_engine:.1f}x"
     )
     engine.close()
-    frame = frame.iloc[0:0]  # free the copy before the import benchmark
 
+
+def write_events(path: Path, count: int) -> None:
     rnd = random.Random(1)
-    path = tmp / "events.jsonl"
     with path.open("w") as f:
-        for i in range(args.import_events):
+        for i in range(count):
             f.write(
                 json.dumps(
                     {
@@ -146,14 +163,64 @@ def main() -> None:
                 )
                 + "\n"
             )
-    start = time.perf_counter()
-    summary = import_events(tmp / "import.duckdb", [path])
+
+
+def child_import(path: Path, skip_invalid: bool) -> None:
+    """One import into a new store; prints seconds, events loaded and this process's max RSS."""
+    from reportkit.importer import import_events
+
+    with tempfile.TemporaryDirectory(prefix="rk-import-") as tmp:
+        start = time.perf_counter()
+        summary = import_events(Path(tmp) / "import.duckdb", [path], skip_invalid=skip_invalid)
+        seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "loaded": summary.loaded, "rss_mb": _peak_rss_mb()}))
+
+
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS. (ru_maxrss would carry the parent's peak across exec.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_import(path: Path, skip_invalid: bool, runs: int) -> tuple[list[float], float, int]:
+    times, rss, loaded = [], 0.0, 0
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, __file__, "--child-import", str(path), "1" if skip_invalid else "0"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        times.append(result["seconds"])
+        rss = max(rss, result["rss_mb"])
+        loaded = result["loaded"]
+    return times, rss, loaded
+
+
+def bench_import(tmp: Path, count: int, runs: int) -> None:
+    clean = tmp / "events.jsonl"
+    write_events(clean, count)
+    dirty = tmp / "dirty.jsonl"
+    shutil.copyfile(clean, dirty)
+    with dirty.open("a") as f:
+        f.write("{not json\n")
+    size = clean.stat().st_size / 1e6
+    fast, fast_rss, loaded = run_import(clean, False, runs)
+    exact, exact_rss, _ = run_import(dirty, True, max(1, runs - 1))
+    print(f"import: {loaded:,} JSON Lines events ({size:.0f} MB), each run in a fresh process:")
     print(
-        f"import: {summary.loaded:,} JSON Lines events "
-        f"({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - start:.1f} s"
+        f"  clean file (DuckDB NDJSON reader)     min {min(fast):5.1f} s  median "
+        f"{statistics.median(fast):5.1f} s  {loaded / min(fast):9,.0f} events/s"
+        f"  peak RSS {fast_rss:5.0f} MB"
     )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory (max RSS of this process): {peak:.0f} MB")
+    print(
+        f"  one bad line, --skip-invalid          min {min(exact):5.1f} s  median "
+        f"{statistics.median(exact):5.1f} s  {loaded / min(exact):9,.0f} events/s"
+        f"  peak RSS {exact_rss:5.0f} MB   ({min(exact) / min(fast):.1f}x the clean file)"
+    )
 
 
 if __name__ == "__main__":

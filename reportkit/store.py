@@ -110,6 +110,8 @@ def connect(path: str | Path = ":memory:", *, read_only: bool = False) -> duckdb
         if target != ":memory:" and not read_only:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(target, read_only=read_only and target != ":memory:")
+        # DuckDB draws a progress bar on the terminal for queries over 2 s; ours print lines.
+        con.execute("SET enable_progress_bar = false")
     except duckdb.Error as exc:
         raise SourceError(f"cannot open the event store {target}: {exc}") from exc
     return con

@@ -7,8 +7,10 @@ compared. Deterministic: the same arguments give the same report.
 
 from __future__ import annotations
 
+import copy
 import random
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from reportkit.results import NOT_SET, GroupTable, QueryResult, ReportResult, Row, TrendPoint
 from reportkit.windows import DateRange
@@ -219,3 +221,24 @@ def twenty_query_report() -> ReportResult:
             trend_query(f"daily-orders-{i}", seed=30 + i),
         ]
     return make_report(queries=tuple(queries), report_id="bench-20")
+
+
+def long_way_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """A chart spec as drawn before labels lost their limits: every axis label measured against
+    its pixel limit (220, histogram bars 160), legend labels against Vega's default."""
+    spec = copy.deepcopy(spec)
+
+    def walk(node: Any, limit: int) -> None:
+        if isinstance(node, dict):
+            if node.get("labelLimit") == 0:
+                node["labelLimit"] = limit
+            for key, value in node.items():
+                histogram = key == "x" and isinstance(value, dict) and value.get("field") == "label"
+                walk(value, 160 if histogram else limit)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, limit)
+
+    spec["config"]["legend"].pop("labelLimit", None)
+    walk(spec, 220)
+    return spec

@@ -44,7 +44,12 @@ TOP = {
 
 
 def jsonl(path: Path, lines: list[Any]) -> Path:
-    path.write_text("".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines))
+    def encode(x: Any) -> bytes:
+        if isinstance(x, bytes):
+            return x
+        return (x if isinstance(x, str) else json.dumps(x)).encode()
+
+    path.write_bytes(b"".join(encode(x) + b"\n" for x in lines))
     return path
 
 
@@ -98,6 +103,41 @@ def answer(db: Path, endpoint: str, body: Any) -> Any:
                 "event_props": [1],
             },
             "event_props is not an object",
+        ),
+        (
+            '{"event_name": "X", "ts": 20261120134501, "profile": {"identity": "u3"},'
+            ' "event_props": {"N": NaN}}',
+            "property 'N': number out of range",
+        ),
+        (
+            '{"event_name": "X", "ts": 20261120134501, "profile": {"identity": "u3"},'
+            ' "event_props": {"N": -1e400}}',
+            "property 'N': number out of range",
+        ),
+        (
+            {
+                "event_name": "X",
+                "ts": 20261120134501,
+                "profile": {"identity": "u3"},
+                "event_props": {"D": "$D_99999999999999999999999"},
+            },
+            "property 'D': date out of range",
+        ),
+        (
+            {"event_name": "X", "ts": 20261120134501, "profile": {"identity": {"id": 1}}},
+            "profile.identity must be a string or an integer",
+        ),
+        (
+            {"event_name": "X", "ts": "0x10", "profile": {"identity": "u3"}},
+            "bad ts 0x10 (expected YYYYMMDDHHMMSS or epoch seconds)",
+        ),
+        (
+            {"event_name": "X", "ts": 1790000000.5, "profile": {"identity": "u3"}},
+            "bad ts 1790000000.5 (expected YYYYMMDDHHMMSS or epoch seconds)",
+        ),
+        (
+            b'{"event_name": "X\xff", "ts": 1790000000, "profile": {"identity": "u3"}}',
+            "not valid UTF-8",
         ),
     ],
 )
@@ -180,3 +220,89 @@ def test_profile_fields_count_with_the_latest_value_across_imports(tmp_path: Pat
         "groups": {"c": {"property_type": "profile_fields", "name": "Customer Type"}},
     }
     assert answer(db, "/1/counts/top.json", body)["c"] == {"STR": {"-1": 1, "Silver": 1}}
+
+
+def test_bom_crlf_and_whitespace_lines_are_read_like_any_other_file(tmp_path: Path) -> None:
+    f = tmp_path / "e.jsonl"
+    body = "\r\n".join(json.dumps(r) for r in GOOD)
+    f.write_bytes(b"\xef\xbb\xbf" + body.encode() + b"\r\n\t\x0b\x0c\r\n")
+    assert import_events(tmp_path / "s.duckdb", [f]).loaded == 2
+    expected_db = tmp_path / "plain.duckdb"
+    import_events(expected_db, [jsonl(tmp_path / "plain.jsonl", GOOD)])
+    assert answer(tmp_path / "s.duckdb", "/1/counts/top.json", TOP) == answer(
+        expected_db, "/1/counts/top.json", TOP
+    )
+
+
+def test_a_reason_is_one_short_line_even_for_a_huge_multiline_value(tmp_path: Path) -> None:
+    bad = {"event_name": "X", "ts": "2026\n" + "9" * 100_000, "profile": {"identity": "u"}}
+    f = jsonl(tmp_path / "e.jsonl", [GOOD[0], bad])
+    with pytest.raises(DataImportError) as info:
+        import_events(tmp_path / "s.duckdb", [f])
+    message = str(info.value)
+    assert message.startswith(f"{f}:2: bad ts 2026\ufffd9999")
+    assert "\n" not in message and len(message) < 300
+
+
+def test_a_line_longer_than_the_fast_readers_limit_still_loads(tmp_path: Path) -> None:
+    big = {**GOOD[1], "event_props": {"Note": "n" * 20_000_000}}
+    f = jsonl(tmp_path / "e.jsonl", [GOOD[0], big])
+    assert import_events(tmp_path / "s.duckdb", [f]).loaded == 2
+
+
+def test_a_failed_import_into_a_new_store_leaves_no_file(tmp_path: Path) -> None:
+    db = tmp_path / "new.duckdb"
+    with pytest.raises(DataImportError):
+        import_events(db, [jsonl(tmp_path / "e.jsonl", [GOOD[0], "{oops"])])
+    assert list(tmp_path.iterdir()) == [tmp_path / "e.jsonl"]
+
+
+def test_csv_with_a_ragged_last_record_names_it(tmp_path: Path) -> None:
+    # DuckDB's CSV sniffer reads such a file as having no rows at all
+    csv = tmp_path / "e.csv"
+    csv.write_text("event_name,ts,identity\nA,1790000000,u\nB,1790000001,v,extra\n")
+    with pytest.raises(DataImportError) as info:
+        import_events(tmp_path / "s.duckdb", [csv])
+    assert str(info.value) == f"{csv}:3: expected 3 fields, found 4"
+    summary = import_events(tmp_path / "s.duckdb", [csv], skip_invalid=True)
+    assert (summary.loaded, summary.skipped) == (1, 1)
+
+
+def test_csv_columns_are_typed_by_every_value_not_a_sample(tmp_path: Path) -> None:
+    csv = tmp_path / "e.csv"
+    rows = [f"Charged,20261120134501,u{i},{i % 7}" for i in range(25_000)] + [
+        "Charged,20261120134501,late,abc"
+    ]
+    csv.write_text("event_name,ts,identity,event.Amount\n" + "\n".join(rows) + "\n")
+    import_events(tmp_path / "s.duckdb", [csv])
+    body = {
+        "event_name": "Charged",
+        "from": 20261120,
+        "to": 20261120,
+        "groups": {"a": {"property_type": "event_properties", "name": "Amount", "top_n": 100}},
+    }
+    counts = answer(tmp_path / "s.duckdb", "/1/counts/top.json", body)["a"]
+    assert list(counts) == ["STR"] and counts["STR"]["abc"] == 1
+
+
+def test_csv_timestamps_are_local_time_in_the_timezone(tmp_path: Path) -> None:
+    csv = tmp_path / "e.csv"
+    csv.write_text("event_name,ts,identity\nA,2026-11-20 23:30:00,u\n")
+    import_events(tmp_path / "s.duckdb", [csv], timezone="Europe/Berlin")
+    engine = LocalEngine(tmp_path / "s.duckdb", read_only=True)
+    try:
+        row = engine.connection.execute("SELECT day, ts FROM events").fetchone()
+    finally:
+        engine.close()
+    assert row is not None and str(row[0]) == "2026-11-20" and row[1] == 1_795_213_800  # 22:30 UTC
+
+
+def test_csv_fields_over_python_csv_default_limit_load_the_line_numbered_way_too(
+    tmp_path: Path,
+) -> None:
+    csv = tmp_path / "e.csv"
+    big = "x" * 200_000
+    csv.write_text(f"event_name,ts,identity,event.Note\nA,1790000000,u,{big}\nB,1790000001,v\n")
+    summary = import_events(tmp_path / "s.duckdb", [csv], skip_invalid=True)
+    assert (summary.loaded, summary.skipped) == (1, 1)
+    assert summary.reasons == (f"{csv}:3: expected 4 fields, found 3",)

@@ -1,0 +1,274 @@
+"""JSON Lines event files -> a stage table (see `stagetables`).
+
+Records have the shape of CleverTap's Get Events records::
+
+    {"event_name": "Charged", "ts": 20261120134501,
+     "profile": {"identity": "u1", "platform": "Android", "profileData": {"Customer Type": "Gold"}},
+     "event_props": {"Amount": 250}, "session_props": {"utm_source": "google"}}
+
+Both ways of reading a file end in the same `docs` relation, one row per non-blank line:
+line, pre (a reason found before parsing), ok (valid JSON), root (its JSON type), and
+event_name, ts, profile, event_props, session_props (JSON, NULL when absent); `_stage_docs`
+turns it into a stage with one rule set, so the two ways cannot disagree on what is valid.
+The fast way (DuckDB's read_json) has no line numbers and stops at the first line it cannot
+parse; the exact way (read_text, one row per line) locates every problem. A file goes the exact
+way only when the fast way fails or finds a bad record.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reportkit import store
+from reportkit.stagetables import (
+    DATE_RE,
+    Params,
+    Prop,
+    Stage,
+    bad_count,
+    epoch_sql,
+    lit,
+    pointer,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+
+_TOP_KEYS = ("event_name", "ts", "profile", "event_props", "session_props")
+_EVENT_CONTAINERS = {"event_props": "event_properties", "session_props": "session_properties"}
+# profile.<key> objects, with the scope their fields answer under ("" = from the field's name)
+_PROFILE_CONTAINERS = {
+    "profileData": "",
+    **{s: s for s in store.PROFILE_SCOPES if s != "profile_fields"},
+}
+_BLANK = " \t\n\r\x0b\x0c"  # what read_json skips as an empty line, and trims around a record
+_BOM = "\ufeff"
+_JSON_INTEGER = ("BIGINT", "UBIGINT")
+_JSON_NUMBER = (*_JSON_INTEGER, "DOUBLE")
+
+
+def stage_jsonl(con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str) -> Stage:
+    """The stage of a JSON Lines file: the fast way when the whole file is good, else exact."""
+    props = _stage_fast(con, file, table, tz)
+    if props is not None:
+        return Stage(file, table, props, "line")
+    docs = f"{table}_lines"
+    try:
+        _docs_exact(con, file, docs)
+        return Stage(file, table, _stage_docs(con, docs, table, tz), "line")
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {docs}")
+
+
+def _stage_fast(
+    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str
+) -> tuple[Prop, ...] | None:
+    """Stage through DuckDB's parallel NDJSON reader, or None when a record is bad or the
+    reader refuses a line. `docs` is a view, so the file is read twice (keys, then values)
+    instead of held in memory; the stage needs no order, as its records are all good."""
+    import duckdb
+
+    docs = f"{table}_json"
+    columns = ", ".join(f"{k}: 'JSON'" for k in _TOP_KEYS)
+    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {docs} AS
+            SELECT 0 AS line, NULL::VARCHAR AS pre, true AS ok, 'OBJECT' AS root,
+                   {", ".join(_TOP_KEYS)}
+            FROM read_json({lit(str(file))}, format = 'newline_delimited', records = true,
+                           columns = {{{columns}}})"""
+        )
+        props = _stage_docs(con, docs, table, tz)
+        return None if bad_count(con, table) else props
+    except duckdb.Error:
+        return None  # a line the reader refuses: the exact way names it
+    finally:
+        con.execute(f"SET preserve_insertion_order = {bool(row and row[0])}")
+        con.execute(f"DROP VIEW IF EXISTS {docs}")
+
+
+def _docs_exact(con: duckdb.DuckDBPyConnection, file: Path, docs: str) -> None:
+    """One row per non-blank line, with its number; lines that are not UTF-8 get a reason."""
+    import duckdb
+
+    try:
+        _docs_from_text(con, file, docs)
+        return
+    except duckdb.Error:
+        bad = _lines_not_utf8(file)
+        if not bad:
+            raise
+    with tempfile.TemporaryDirectory(prefix="reportkit-import-") as tmp:
+        clean = Path(tmp) / file.name
+        _blank_lines(file, clean, set(bad))
+        _docs_from_text(con, clean, docs)
+    con.executemany(
+        f"INSERT INTO {docs} (line, pre, ok) VALUES (?, 'not valid UTF-8', false)",
+        [[n] for n in bad],
+    )
+
+
+def _docs_from_text(con: duckdb.DuckDBPyConnection, file: Path, docs: str) -> None:
+    keys = ", ".join(f"v[{i}] AS {k}" for i, k in enumerate(_TOP_KEYS, start=1))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {docs} AS
+        SELECT line, NULL::VARCHAR AS pre, ok, CASE WHEN ok THEN json_type(text) END AS root,
+               {keys}
+        FROM (SELECT line, text, json_valid(text) AS ok,
+                     CASE WHEN ok THEN json_extract(text, $paths) END AS v
+              FROM (SELECT line, trim(CASE WHEN line = 1 THEN ltrim(text, $bom) ELSE text END,
+                                      $blank) AS text
+                    FROM (SELECT generate_subscripts(l, 1) AS line, unnest(l) AS text
+                          FROM (SELECT string_split(content, chr(10)) AS l FROM read_text($file))))
+              WHERE text <> '')""",
+        {
+            "file": str(file),
+            "paths": [pointer(k) for k in _TOP_KEYS],
+            "bom": _BOM,
+            "blank": _BLANK,
+        },
+    )
+
+
+def _lines_not_utf8(file: Path) -> list[int]:
+    bad = []
+    with file.open("rb") as f:
+        for number, line in enumerate(f, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                bad.append(number)
+    return bad
+
+
+def _blank_lines(source: Path, target: Path, lines: set[int]) -> None:
+    """A copy of `source` with `lines` emptied, so every other line keeps its number."""
+    with source.open("rb") as f, target.open("wb") as out:
+        for number, line in enumerate(f, start=1):
+            out.write(b"\n" if number in lines else line)
+
+
+def _discover(con: duckdb.DuckDBPyConnection, docs: str) -> list[tuple[str, str]]:
+    """(container, key) of every property in `docs`, containers in a fixed order, keys sorted."""
+    parts = [
+        f"""SELECT DISTINCT {i} AS c, unnest(json_keys({name})) AS k FROM {docs}
+        WHERE json_type({name}) = 'OBJECT'"""
+        for i, name in enumerate(_EVENT_CONTAINERS)
+    ]
+    parts.append(
+        f"""SELECT DISTINCT {len(_EVENT_CONTAINERS)} + c AS c, unnest(ks) AS k
+        FROM (SELECT generate_subscripts($paths, 1) - 1 AS c,
+                     unnest(json_keys(profile, $paths)) AS ks
+              FROM {docs} WHERE json_type(profile) = 'OBJECT')"""
+    )
+    rows = con.execute(
+        f"SELECT c, k FROM ({' UNION ALL '.join(parts)}) ORDER BY c, k",
+        {"paths": [pointer(c) for c in _PROFILE_CONTAINERS]},
+    ).fetchall()
+    containers = [*_EVENT_CONTAINERS, *_PROFILE_CONTAINERS]
+    return [(containers[int(c)], str(k)) for c, k in rows]
+
+
+def _stage_docs(con: duckdb.DuckDBPyConnection, docs: str, table: str, tz: str) -> tuple[Prop, ...]:
+    """The stage of `docs`: typed values and a reason (NULL when the record is good) per line."""
+    p = Params()
+    found = _discover(con, docs)
+    # Every value is pulled out of its container once, into a list per container.
+    event_keys = {c: [k for kc, k in found if kc == c] for c in _EVENT_CONTAINERS}
+    profile_found = [(c, k) for c, k in found if c in _PROFILE_CONTAINERS]
+    profile_paths = ["/identity", "/objectId", "/platform"]
+    profile_paths += [pointer(c, k) for c, k in profile_found]
+    values: list[tuple[str, str, str]] = []  # (scope, name, list element)
+    for c, scope in _EVENT_CONTAINERS.items():
+        values += [(scope, k, f"v_{c}[{i}]") for i, k in enumerate(event_keys[c], start=1)]
+    values.append(("technographics", "platform", "v_profile[3]"))
+    for i, (c, k) in enumerate(profile_found, start=4):
+        scope = _PROFILE_CONTAINERS[c] or store.scope_of_profile_field(k)
+        values.append((scope, k, f"v_profile[{i}]"))
+
+    extract = [
+        f"json_extract({c}, {p([pointer(k) for k in keys])}) AS v_{c}"
+        for c, keys in event_keys.items()
+        if keys
+    ]
+    extract.append(f"json_extract(profile, {p(profile_paths)}) AS v_profile")
+    kinds = [f"json_type({c}) AS t_{c}" for c in ("profile", *_EVENT_CONTAINERS)]
+    kinds.append(f"json_type(profile, {p([pointer(c) for c in _PROFILE_CONTAINERS])}) AS t_pc")
+    typed = [
+        "json_type(event_name) AS t_name, event_name ->> '$' AS x_name",
+        "json_type(ts) AS t_ts, ts ->> '$' AS x_ts",
+        "json_type(v_profile[1]) AS t_id, v_profile[1] ->> '$' AS x_id",
+        "json_type(v_profile[2]) AS t_ob, v_profile[2] ->> '$' AS x_ob",
+    ]
+    derived = [
+        f"({epoch_sql('x_ts', tz)}) AS epoch",
+        f"CASE WHEN t_id IN {_JSON_INTEGER} OR (t_id = 'VARCHAR' AND x_id <> '') THEN x_id"
+        f" WHEN t_ob IN {_JSON_INTEGER} OR (t_ob = 'VARCHAR' AND x_ob <> '') THEN x_ob END"
+        " AS identity",
+    ]
+    for n, (_scope, _name, element) in enumerate(values):
+        typed.append(f"json_type({element}) AS t{n}, {element} ->> '$' AS x{n}")
+        derived.append(
+            f"CASE WHEN t{n} = 'VARCHAR' AND starts_with(x{n}, '$D_')"
+            f" THEN regexp_matches(x{n}, '{DATE_RE}') ELSE false END AS d{n}"
+        )
+    checks = [
+        "WHEN pre IS NOT NULL THEN pre",
+        "WHEN NOT ok THEN 'not valid JSON'",
+        "WHEN root IS DISTINCT FROM 'OBJECT' THEN 'not a JSON object'",
+        "WHEN t_name IS NULL OR t_name = 'NULL' THEN 'missing event_name'",
+        "WHEN t_name <> 'VARCHAR' OR x_name = '' THEN 'event_name must be a non-empty string'",
+        "WHEN t_ts IS NULL OR t_ts = 'NULL' THEN 'missing ts'",
+        "WHEN epoch IS NULL THEN 'bad ts ' || x_ts"
+        " || ' (expected YYYYMMDDHHMMSS or epoch seconds)'",
+        "WHEN t_profile NOT IN ('OBJECT', 'NULL') THEN 'profile is not an object'",
+        "WHEN identity IS NULL AND coalesce(t_id, 'NULL') NOT IN ('NULL', 'VARCHAR')"
+        " THEN 'profile.identity must be a string or an integer'",
+        "WHEN identity IS NULL THEN 'missing profile.identity'",
+    ]
+    for c in _EVENT_CONTAINERS:
+        checks.append(f"WHEN t_{c} NOT IN ('OBJECT', 'NULL') THEN '{c} is not an object'")
+    for n, c in enumerate(_PROFILE_CONTAINERS, start=1):
+        checks.append(
+            f"WHEN t_pc[{n}] NOT IN ('OBJECT', 'NULL') THEN 'profile.{c} is not an object'"
+        )
+    columns: list[str] = []
+    props: list[Prop] = []
+    for n, (scope, name, _element) in enumerate(values):
+        checks += [
+            f"WHEN t{n} IN ('OBJECT', 'ARRAY') THEN "
+            + p(f"property {name!r}: nested objects and lists are not supported"),
+            f"WHEN t{n} = 'DOUBLE' AND NOT isfinite(TRY_CAST(x{n} AS DOUBLE)) THEN "
+            + p(f"property {name!r}: number out of range"),
+            f"WHEN d{n} AND TRY_CAST(substr(x{n}, 4) AS BIGINT) IS NULL THEN "
+            + p(f"property {name!r}: date out of range"),
+        ]
+        exprs = {
+            "STR": f"CASE WHEN (t{n} = 'VARCHAR' AND NOT d{n}) OR t{n} = 'BOOLEAN' THEN x{n} END",
+            "NUMBER": f"CASE WHEN t{n} IN {_JSON_NUMBER} THEN TRY_CAST(x{n} AS DOUBLE) END",
+            "DATE": f"CASE WHEN d{n} THEN TRY_CAST(substr(x{n}, 4) AS BIGINT) END",
+        }
+        stage_cols = {}
+        for typ, expr in exprs.items():
+            alias = f"s{n}_{typ.lower()}"
+            columns.append(f"{expr} AS {alias}")
+            stage_cols[typ] = alias
+        props.append(Prop(scope, name, stage_cols))
+    # Layers: values out of their containers, their JSON types and texts, what follows from
+    # those (ts in epoch seconds, the identity, is-a-date), then the stage columns and the reason.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {table} AS
+        SELECT line, x_name AS event_name, epoch AS ts, identity,
+               CASE {" ".join(checks)} END AS reason
+               {"".join(", " + c for c in columns)}
+        FROM (SELECT *, {", ".join(derived)}
+              FROM (SELECT *, {", ".join(typed)}
+                    FROM (SELECT line, pre, ok, root, event_name, ts, {", ".join(extract + kinds)}
+                          FROM {docs})))""",
+        p.values,
+    )
+    return tuple(props)
