@@ -1,6 +1,6 @@
 """Benchmark of the local engine: prints ratios side by side, asserts nothing.
 
-    /work/venv/bin/python bench/engine.py [--events 10000000]
+    python bench/engine.py [--events 10000000]
 
 1. builds a demo store of N events (default 10 million);
 2. times one top.json query with two groups over the last 30 days, against a hand-written DuckDB
@@ -10,7 +10,7 @@
    memory (max RSS) is its own: the clean file (DuckDB's NDJSON reader), and the same file with
    one bad last line under --skip-invalid (the line-numbered pass that locates bad records).
 
-    /work/venv/bin/python bench/engine.py --events 0     # the import part only
+    python bench/engine.py --events 0     # the import part only
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Rendering speed on a 20-query report, printed as figures and ratios side by side.
 
-    /work/venv/bin/python bench/render.py [--repeat N]
+    python bench/render.py [--repeat N]
 
 Measures: the whole `render_report` (html + md + pdf) and the share of it spent inside WeasyPrint;
 reportkit's PDF step against WeasyPrint alone on the same HTML (target <= 1.2x); one chart's SVG
