@@ -316,3 +316,41 @@ def test_number_labels_match_the_seed_page(tmp_path: Path) -> None:
         "status": "success",
         "foo": {"NUMBER": {"400-500": 3, "100-200": 2, "0-100": 1, "900-1000": 1}},
     }
+
+
+def test_non_finite_numbers_written_by_other_means_count_as_no_value(tmp_path: Path) -> None:
+    records = make_records()[:200]
+    path = write_jsonl(tmp_path / "events.jsonl", records)
+    engine = LocalEngine()
+    try:
+        import_into(engine.connection, [path], timezone=TZ)
+        (col,) = engine.connection.execute(
+            "SELECT col FROM props WHERE name = 'Amount' AND type = 'NUMBER'"
+        ).fetchone()
+        engine.connection.execute(
+            f"UPDATE events SET {col} = CASE WHEN eid % 3 = 0 THEN 'nan' ELSE 'inf' END::DOUBLE"
+            f" WHERE {col} IS NOT NULL AND rowid % 5 = 0"
+        )
+        (spoiled,) = engine.connection.execute(
+            f"SELECT count(*) FROM events WHERE NOT isfinite({col})"
+        ).fetchone()
+        assert spoiled > 0
+        engine.refresh()
+        body = {
+            "event_name": "Charged",
+            "from": ymd(START),
+            "to": ymd(START + timedelta(days=DAYS)),
+            "groups": {"a": {"property_type": "event_properties", "name": "Amount", "top_n": 100}},
+        }
+        http_status, answer = engine.answer("/1/counts/top.json", body)
+        assert http_status == 200
+        assert answer["status"] == "success"
+        labels = answer["a"]["NUMBER"]
+        assert all("inf" not in k and "nan" not in k for k in labels)
+        total = engine.answer(
+            "/1/counts/events.json", {k: body[k] for k in ("event_name", "from", "to")}
+        )[1]["count"]
+        # every event is counted once: in a bucket, under a text value, or as "-1"
+        assert sum(n for values in answer["a"].values() for n in values.values()) == total
+    finally:
+        engine.close()

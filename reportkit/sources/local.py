@@ -16,6 +16,7 @@ Answer rules (see the README's engine section):
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -315,11 +316,13 @@ def _ranges(
     cur: duckdb.DuckDBPyConnection, source: str, ref: str, params: list[Any], typ: str
 ) -> tuple[dict[Any, int], int, int]:
     """NUMBER or DATE buckets keyed by (lo, hi); also how many events held a value, of how many."""
-    row = cur.execute(
-        f"SELECT min({ref}), max({ref}), count({ref}), count(*) FROM {source}", params
-    ).fetchone()
-    assert row is not None
-    low, high, held, total = row
+    low, high, held, total = _summary(cur, source, ref, params)
+    if held and not (math.isfinite(low) and math.isfinite(high)):
+        # NaN and infinities (imports refuse them; a store written by other means may hold
+        # them) have no bucket: they count as no value, not as a width search that never ends.
+        # Checked on min and max (NaN sorts last), so finite stores pay nothing for it.
+        ref = f"CASE WHEN isfinite({ref}) THEN {ref} END"
+        low, high, held, total = _summary(cur, source, ref, params)
     if not held:
         return {}, 0, int(total)
     width = bucket_width(float(low), float(high), DAY if typ == "DATE" else 1)
@@ -329,6 +332,16 @@ def _ranges(
         params,
     ).fetchall()
     return {(k * width, (k + 1) * width): int(n) for k, n in rows}, int(held), int(total)
+
+
+def _summary(
+    cur: duckdb.DuckDBPyConnection, source: str, ref: str, params: list[Any]
+) -> tuple[Any, Any, int, int]:
+    row = cur.execute(
+        f"SELECT min({ref}), max({ref}), count({ref}), count(*) FROM {source}", params
+    ).fetchone()
+    assert row is not None
+    return row[0], row[1], int(row[2]), int(row[3])
 
 
 def _label(value: Any) -> str:
