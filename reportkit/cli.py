@@ -22,6 +22,7 @@ import click
 
 from reportkit import __version__
 from reportkit.errors import ReportkitError, SpecError
+from reportkit.text import inert_text
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -70,8 +71,6 @@ def _warn(text: str) -> None:
     """A problem on stderr, one line. Messages quote data (event names, values, a server's
     answer): an ESC or a BEL in them would be a command to the terminal, so control characters
     are replaced, and a line break is shown as \\n so that one problem stays one line."""
-    from reportkit.render.labels import inert_text
-
     click.echo(inert_text(text.replace("\r", "\\r").replace("\n", "\\n")), err=True)
 
 

@@ -353,7 +353,7 @@ def _eml_name(report_id: str, suffix: str) -> str:
 def _inert_line(text: str) -> str:
     """Text from a definition or the data on one line, without control characters (an ESC in
     a mail read in a terminal is a command to the terminal)."""
-    from reportkit.render.labels import inert_text
+    from reportkit.text import inert_text
 
     return " ".join(inert_text(text).split())
 

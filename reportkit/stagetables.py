@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reportkit.text import REPLACEMENT, inert_text, shorten
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -80,9 +82,7 @@ def quote(column: str) -> str:
 
 def printable(text: str) -> str:
     """One line of reasonable length: the characters that never reach a terminal as themselves
-    (render.labels.inert_text) and line breaks replaced by U+FFFD, long values cut."""
-    from reportkit.render.labels import REPLACEMENT, inert_text, shorten
-
+    (text.inert_text) and line breaks replaced by U+FFFD, long values cut."""
     one_line = inert_text(text).replace("\r", REPLACEMENT).replace("\n", REPLACEMENT)
     return shorten(one_line, MAX_REASON_CHARS)
 

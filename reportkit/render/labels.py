@@ -11,45 +11,22 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reportkit.results import NOT_SET
+from reportkit.text import REPLACEMENT, inert_text, shorten
 from reportkit.windows import DateRange
 
 NOT_SET_LABEL = "(not set)"
 BUCKET_TYPES = frozenset({"NUMBER", "DATE"})
-REPLACEMENT = "\ufffd"
 DISPLAY_LIMIT = 200  # characters of a value shown in tables and charts; results.json keeps all
-ELLIPSIS = "\u2026"
-
-# Characters that never reach a page, a chart or a mail as themselves: C0 and C1 controls but tab
-# and newlines (NUL, ESC sequences), DEL, the bidi embeddings, overrides and isolates that reorder
-# the text around a value (U+202E), the line and paragraph separators that split a Markdown row,
-# lone surrogates and the XML non-characters U+FFFE/U+FFFF (vl-convert aborts the process on
-# anything that XML does not allow).
-_UNSAFE_CHARS = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-    "\ud800-\udfff\ufffe\uffff]"
-)
 
 _RANGE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)\s*$")
 _DASH = "\u2013"  # en dash between the ends of a range
 _MINUS = "\u2212"
 
 
-def inert_text(text: str) -> str:
-    """`text` with every unsafe character (see `_UNSAFE_CHARS`) replaced by U+FFFD."""
-    return _UNSAFE_CHARS.sub(REPLACEMENT, text)
-
-
-def shorten(text: str, limit: int = DISPLAY_LIMIT) -> str:
-    """At most `limit` characters, the last an ellipsis when something was cut. Layout engines
-    take quadratic time over a long unbreakable word in a table cell (3,000 characters: 20 s of
-    WeasyPrint), and nobody reads past a few lines of one value."""
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1] + ELLIPSIS
-
-
 def display_text(text: str, limit: int = DISPLAY_LIMIT) -> str:
-    """How a value from the data reads on a page: inert and at most `limit` characters."""
+    """How a value from the data reads on a page: inert and at most `limit` characters (layout
+    engines take quadratic time over a long unbreakable word in a table cell: 3,000 characters
+    cost 20 s of WeasyPrint, and nobody reads past a few lines of one value)."""
     return shorten(inert_text(text), limit)
 
 
