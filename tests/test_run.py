@@ -183,24 +183,19 @@ def test_bad_arguments_exit_2(tmp_path: Path, args: list[str], message: str) -> 
     assert message in result.stderr
 
 
+def charged_md_json(demo_store: Path, tmp_path: Path) -> list[str]:
+    """`run` of the charged-breakdown report as Markdown with --json, its state under tmp_path."""
+    return [
+        *("run", str(REPORTS / "charged-breakdown.yaml"), "--as-of", AS_OF),
+        *("--source", f"local:{demo_store}", "--format", "md", "--json"),
+        *("--out", str(tmp_path / "out"), "--state-dir", str(tmp_path / "state")),
+    ]
+
+
 def test_json_prints_the_manifests_and_a_rerun_comes_from_the_cache(
     demo_store: Path, tmp_path: Path
 ) -> None:
-    args = [
-        "run",
-        str(REPORTS / "charged-breakdown.yaml"),
-        "--as-of",
-        AS_OF,
-        "--source",
-        f"local:{demo_store}",
-        "--out",
-        str(tmp_path / "out"),
-        "--state-dir",
-        str(tmp_path / "state"),
-        "--format",
-        "md",
-        "--json",
-    ]
+    args = charged_md_json(demo_store, tmp_path)
     first = run(*args)
     assert first.exit_code == 0, first.output
     (manifest,) = json.loads(first.stdout)
@@ -253,21 +248,7 @@ def test_render_redraws_from_results_without_querying(weekly: Path, tmp_path: Pa
 def test_a_cached_answer_the_results_cannot_read_is_dropped_and_asked_again(
     demo_store: Path, tmp_path: Path
 ) -> None:
-    args = [
-        "run",
-        str(REPORTS / "charged-breakdown.yaml"),
-        "--as-of",
-        AS_OF,
-        "--source",
-        f"local:{demo_store}",
-        "--out",
-        str(tmp_path / "out"),
-        "--state-dir",
-        str(tmp_path / "state"),
-        "--format",
-        "md",
-        "--json",
-    ]
+    args = charged_md_json(demo_store, tmp_path)
     assert run(*args).exit_code == 0
     entries = list((tmp_path / "state" / "cache").rglob("*.json"))
     assert entries
