@@ -56,7 +56,7 @@ def _check_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> 
     from jsonschema.exceptions import ValidationError
 
     if validator.is_type(instance, "string") and not ecma_regex(pattern).search(instance):
-        yield ValidationError(f"{_short(instance)} does not match {pattern!r}")
+        yield ValidationError(f"{clip(instance)} does not match {pattern!r}")
 
 
 @lru_cache(maxsize=64)
@@ -96,11 +96,6 @@ def display_path(path: Iterable[str | int]) -> str:
     return out or "(top level)"
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _schema_problems(data: Any) -> Iterator[tuple[PathKey, str]]:
     errors = list(_validator().iter_errors(data))
     # A value of the wrong type gets one message: "expected an integer" says it all for `.inf`,
@@ -136,7 +131,7 @@ def _describe(error: Any) -> Iterator[tuple[PathKey, str]]:
         yield (*path, error.validator_value["required"][0]), custom
         return
     if custom and kind != "type":  # a list where an id belongs needs the type message
-        yield path, f"{_short(error.instance)} {custom}"
+        yield path, f"{clip(error.instance)} {custom}"
         return
     if kind in ("anyOf", "oneOf") and error.context:
         from jsonschema.exceptions import relevance
@@ -161,7 +156,7 @@ def _describe(error: Any) -> Iterator[tuple[PathKey, str]]:
         options = [str(option) for option in error.validator_value]
         hint = difflib.get_close_matches(str(error.instance), options, n=1, cutoff=0.6)
         suffix = f"; did you mean {hint[0]!r}?" if hint else ""
-        yield path, f"{_short(error.instance)} is not one of {', '.join(options)}{suffix}"
+        yield path, f"{clip(error.instance)} is not one of {', '.join(options)}{suffix}"
         return
     if kind in ("minItems", "minProperties"):
         noun = "item" if kind == "minItems" else "entry"
@@ -169,7 +164,7 @@ def _describe(error: Any) -> Iterator[tuple[PathKey, str]]:
         yield path, f"needs at least {count} {noun}{'s' if count != 1 else ''}"
         return
     if kind == "const":
-        yield path, f"must be {error.validator_value!r}, not {_short(error.instance)}"
+        yield path, f"must be {error.validator_value!r}, not {clip(error.instance)}"
         return
     if kind == "type":
         expected = error.validator_value
@@ -186,7 +181,7 @@ def _describe(error: Any) -> Iterator[tuple[PathKey, str]]:
 def _limit_message(kind: str, error: Any) -> str:
     limit, instance = error.validator_value, error.instance
     if kind == "maxLength":
-        return f"{_short(instance)} is longer than {limit} characters"
+        return f"{clip(instance)} is longer than {limit} characters"
     if kind == "minLength":
         return "must not be empty" if limit == 1 else f"is shorter than {limit} characters"
     if kind in ("maxItems", "maxProperties") and isinstance(instance, list | dict):
@@ -196,7 +191,7 @@ def _limit_message(kind: str, error: Any) -> str:
         return "lists the same value more than once"
     message: str = error.message
     if isinstance(instance, str | int | float):
-        message = message.replace(repr(instance), _short(instance), 1)
+        message = message.replace(repr(instance), clip(instance), 1)
     return message if len(message) <= 200 else message[:197] + "..."
 
 
@@ -221,7 +216,7 @@ def _json_type(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return f"{names.get(type(value), type(value).__name__)} ({_short(value)})"
+    return f"{names.get(type(value), type(value).__name__)} ({clip(value)})"
 
 
 # --------------------------------------------------------------------------- rules and building
@@ -238,7 +233,7 @@ def _parse_date(value: str | int) -> date:
             return datetime.strptime(text, "%Y%m%d").date()
         return date.fromisoformat(text)
     except ValueError as exc:
-        raise WindowError(f"{_short(value)} is not a date: write YYYY-MM-DD or YYYYMMDD") from exc
+        raise WindowError(f"{clip(value)} is not a date: write YYYY-MM-DD or YYYYMMDD") from exc
 
 
 def _window(raw: Any) -> WindowSpec:

@@ -69,9 +69,9 @@ def _problem(where: Node | Position, message: str) -> YamlProblem:
     return YamlProblem(line, column, message)
 
 
-def clip(text: str, limit: int = 60) -> str:
-    """`repr(text)` cut to `limit` characters, so values echoed in messages stay short."""
-    shown = repr(text)
+def clip(value: object, limit: int = 60) -> str:
+    """`repr(value)` cut to `limit` characters, so values echoed in messages stay short."""
+    shown = repr(value)
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
