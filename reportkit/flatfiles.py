@@ -33,10 +33,10 @@ from reportkit.stagetables import (
     bad_count,
     epoch_sql,
     first_line,
-    lit,
     printable,
     quote,
 )
+from reportkit.store import sql_literal as lit
 
 if TYPE_CHECKING:
     import duckdb

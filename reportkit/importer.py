@@ -26,7 +26,8 @@ from reportkit import store
 from reportkit.errors import DataImportError, InvalidInput
 from reportkit.flatfiles import stage_flat
 from reportkit.jsonlines import stage_jsonl
-from reportkit.stagetables import Stage, bad_count, first_line, lit, printable
+from reportkit.stagetables import Stage, bad_count, first_line, printable
+from reportkit.store import sql_literal as lit
 
 if TYPE_CHECKING:
     import duckdb

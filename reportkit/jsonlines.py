@@ -29,9 +29,9 @@ from reportkit.stagetables import (
     Stage,
     bad_count,
     epoch_sql,
-    lit,
     pointer,
 )
+from reportkit.store import sql_literal as lit
 
 if TYPE_CHECKING:
     import duckdb

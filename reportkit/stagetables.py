@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reportkit.store import sql_literal as lit
 from reportkit.text import REPLACEMENT, inert_text, shorten
 
 if TYPE_CHECKING:
@@ -56,10 +57,6 @@ class Params:
 def bad_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     row = con.execute(f"SELECT count(*) FROM {table} WHERE reason IS NOT NULL").fetchone()
     return int(row[0]) if row else 0
-
-
-def lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def pointer(*parts: str) -> str:

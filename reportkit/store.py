@@ -233,6 +233,11 @@ def refresh_profiles(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def sql_literal(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def quote_literals(values: Iterable[Any]) -> str:
     """A SQL list of string literals (for generated, trusted SQL)."""
-    return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+    return ", ".join(sql_literal(str(v)) for v in values)
