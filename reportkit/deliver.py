@@ -26,6 +26,7 @@ from urllib.parse import quote, unquote, urlsplit
 from reportkit.errors import DeliveryError, InvalidInput
 from reportkit.model import EmailSpec
 from reportkit.results import ReportResult
+from reportkit.text import inert_text
 from reportkit.windows import DateRange
 
 MIME = {
@@ -353,8 +354,6 @@ def _eml_name(report_id: str, suffix: str) -> str:
 def _inert_line(text: str) -> str:
     """Text from a definition or the data on one line, without control characters (an ESC in
     a mail read in a terminal is a command to the terminal)."""
-    from reportkit.text import inert_text
-
     return " ".join(inert_text(text).split())
 
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reportkit.errors import RenderError
-from reportkit.render.labels import inert_text
 from reportkit.render.view import GroupView, QueryView, ReportView
+from reportkit.text import inert_text
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"

@@ -31,6 +31,7 @@ from markupsafe import Markup, escape
 from reportkit.assets import templates_dir
 from reportkit.errors import RenderError
 from reportkit.render import labels
+from reportkit.text import inert_text
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
 # a block marker a value could start a line with: list items, setext underlines, thematic breaks
@@ -44,7 +45,7 @@ def markdown_inline(value: Any) -> Markup:
     backslash-escaped, a leading list or underline marker escaped, then HTML-escaped."""
     if isinstance(value, Markup):
         return value
-    text = _NEWLINES.sub(" ", labels.inert_text(str(value))).strip()
+    text = _NEWLINES.sub(" ", inert_text(str(value))).strip()
     text = _MD_SPECIAL.sub(r"\\\1", text)
     match = _MD_LEADING.match(text)
     if match:  # `1. x` -> `1\. x`, `- x` -> `\- x`
@@ -59,7 +60,7 @@ markdown_cell = markdown_inline  # the `cell` filter: table cells were the first
 def css_string(value: Any) -> Markup:
     """A quoted CSS string (for `content:` in margin boxes) that cannot end the rule or the
     `<style>` element it sits in."""
-    text = _NEWLINES.sub(" ", labels.inert_text(str(value)))
+    text = _NEWLINES.sub(" ", inert_text(str(value)))
     for raw, escaped in (("\\", "\\\\"), ('"', '\\"'), ("<", "\\3C "), (">", "\\3E ")):
         text = text.replace(raw, escaped)
     return Markup(f'"{text}"')
@@ -97,14 +98,14 @@ FILTERS: dict[str, Any] = {
 def _inert(value: Any) -> Any:
     """`finalize` for HTML: every printed string is made inert; markup we built passes as is."""
     if isinstance(value, str) and not isinstance(value, Markup):
-        return labels.inert_text(value)
+        return inert_text(value)
     return value
 
 
 def _one_line(value: Any) -> Any:
     """`finalize` for mail subjects: inert, and a value's line breaks fold into spaces."""
     if isinstance(value, str):
-        return _NEWLINES.sub(" ", labels.inert_text(value))
+        return _NEWLINES.sub(" ", inert_text(value))
     return value
 
 

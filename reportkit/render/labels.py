@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reportkit.results import NOT_SET
-from reportkit.text import REPLACEMENT, inert_text, shorten
+from reportkit.text import inert_text, shorten
 from reportkit.windows import DateRange
 
 NOT_SET_LABEL = "(not set)"
@@ -193,7 +193,6 @@ def window_days_label(window: DateRange) -> str:
 __all__ = [
     "DISPLAY_LIMIT",
     "NOT_SET_LABEL",
-    "REPLACEMENT",
     "bucket_sort_key",
     "change",
     "display_text",
@@ -201,13 +200,11 @@ __all__ = [
     "format_delta",
     "format_number",
     "format_percent",
-    "inert_text",
     "parse_range",
     "percent_change",
     "period_date",
     "period_label",
     "share",
-    "shorten",
     "value_label",
     "window_days_label",
 ]

@@ -14,6 +14,7 @@ from typing import Any
 
 from reportkit.render import labels
 from reportkit.results import NOT_SET, GroupTable, QueryResult, ReportResult
+from reportkit.text import inert_text
 from reportkit.windows import DateRange
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -153,8 +154,8 @@ def build_query_view(query: QueryResult, timezone: str = "UTC") -> QueryView:
     return QueryView(
         id=query.query_id,
         anchor=slug(f"q-{query.query_id}"),
-        title=labels.inert_text(query.title or query.query_id),
-        description=labels.inert_text(query.description),
+        title=inert_text(query.title or query.query_id),
+        description=inert_text(query.description),
         kind=query.kind,
         event=labels.display_text(query.event),
         window=query.window,
