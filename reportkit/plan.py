@@ -83,8 +83,8 @@ def split_for_trends(dates: DateRange) -> list[DateRange]:
     start = dates.start
     while True:
         month_start = start.replace(day=1)
-        months_left = (dates.end.year - start.year) * 12 + dates.end.month - start.month
-        if months_left < 12:  # the last part (shifting 12 months could pass year 9999)
+        # the last part; checked first since shifting 12 months could pass year 9999
+        if _months_apart(start, dates.end) < 12:
             parts.append(DateRange(start, dates.end))
             return parts
         end = shift_periods(month_start, "month", 12) - timedelta(days=1)
@@ -92,11 +92,16 @@ def split_for_trends(dates: DateRange) -> list[DateRange]:
         start = end + timedelta(days=1)
 
 
+def _months_apart(first: date, last: date) -> int:
+    """Calendar months from `first`'s month to `last`'s (0 within one month)."""
+    return (last.year - first.year) * 12 + last.month - first.month
+
+
 MAX_TREND_POINTS = 3660  # ten years of days; a longer trend is a mistake that would run for long
 
 
 def _check_trend_size(report: Report, query_id: str, granularity: str, dates: DateRange) -> None:
-    months = (dates.end.year - dates.start.year) * 12 + dates.end.month - dates.start.month + 1
+    months = _months_apart(dates.start, dates.end) + 1
     points = {"daily": dates.days, "weekly": dates.days // 7, "monthly": months}[granularity]
     if points > MAX_TREND_POINTS:
         where = f"{report.path}: " if report.path else ""
