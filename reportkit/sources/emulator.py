@@ -30,8 +30,10 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 from urllib.parse import parse_qs, urlsplit
+
+from reportkit.plan import Endpoint, Request
 
 __all__ = [
     "ENDPOINTS",
@@ -422,8 +424,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def request_key(path: str, body: Any) -> str:
-    """The identity of a query, as `reportkit.plan.Request.key` writes it."""
-    return path + " " + json.dumps(body, sort_keys=True, separators=(",", ":"))
+    """The identity of a query: `reportkit.plan.Request.key` of the same call."""
+    return Request(cast(Endpoint, path), body).key
 
 
 def _status_of(body: dict[str, Any]) -> str:
