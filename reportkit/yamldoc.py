@@ -141,6 +141,8 @@ def read_yaml(text: str) -> Doc:
         node = loader.get_single_node()
         if node is None:
             raise YamlProblem(1, 1, "the file is empty: a report needs version, title and queries")
+        if node.tag not in _PLAIN_TAGS:  # a tag says more than the kind of node it carries
+            raise _at(node, _tag_message(node.tag))
         if not isinstance(node, MappingNode):
             raise _at(
                 node,
