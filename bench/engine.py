@@ -167,7 +167,7 @@ def write_events(path: Path, count: int) -> None:
 
 def child_import(path: Path, skip_invalid: bool) -> None:
     """One import into a new store; prints seconds, events loaded and this process's max RSS."""
-    from reportkit.importer import import_events
+    from reportkit.store.importer import import_events
 
     with tempfile.TemporaryDirectory(prefix="rk-import-") as tmp:
         start = time.perf_counter()

@@ -29,12 +29,12 @@ from reportkit.errors import (
     TransportError,
     WindowError,
 )
-from reportkit.model import Group, Query, Report, WindowSpec
+from reportkit.language.model import Group, Query, Report, WindowSpec
+from reportkit.language.spec import load_report, load_reports
+from reportkit.language.windows import DateRange, resolve_window
 from reportkit.plan import Plan, Request, plan_requests
 from reportkit.results import ReportResult, build_report_result
 from reportkit.runner import ReportOutcome, run_reports
-from reportkit.spec import load_report, load_reports
-from reportkit.windows import DateRange, resolve_window
 
 __all__ = [
     "AuthError",

@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportkit.errors import InvalidInput, ReportkitError
-from reportkit.execute import Progress
-from reportkit.model import Report
+from reportkit.language.model import Report
+from reportkit.language.spec import load_reports
 from reportkit.runner import ReportOutcome, default_as_of, finish_reports, plan_reports
 from reportkit.sources.base import Source
+from reportkit.sources.execute import Progress
 from reportkit.sources.factory import CleverTapOptions, open_source, parse_source
-from reportkit.spec import load_reports
 
 if TYPE_CHECKING:
-    from reportkit.deliver import Delivery, SmtpConfig
+    from reportkit.deliver.email import Delivery, SmtpConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +73,7 @@ def run_paths(
     )
     cache = None
     if options.use_cache:
-        from reportkit.cache import ResultCache
+        from reportkit.sources.cache import ResultCache
 
         cache = ResultCache(
             options.state_dir / "cache",
@@ -126,7 +126,7 @@ class DeliveryOutcome:
 
 def smtp_config(options: DeliverOptions) -> SmtpConfig | None:
     """The SMTP server to use, or None for a dry run; a missing URL is invalid input."""
-    from reportkit.deliver import parse_smtp_url
+    from reportkit.deliver.email import parse_smtp_url
 
     url = options.smtp_url or os.environ.get("REPORTKIT_SMTP_URL")
     if not url:
@@ -144,7 +144,7 @@ def deliver_outcomes(
     out: Path,
 ) -> list[DeliveryOutcome]:
     """Email every successful report that has deliver.email; a failure notice for failed ones."""
-    from reportkit.deliver import deliver_folder, send_failure_notice
+    from reportkit.deliver.email import deliver_folder, send_failure_notice
 
     config = smtp_config(options)
     done: list[DeliveryOutcome] = []
@@ -194,8 +194,8 @@ def send_folders(
     outbox: Path,
 ) -> list[DeliveryOutcome]:
     """Email already-built report folders, with deliver.email from the matching definitions."""
-    from reportkit.deliver import deliver_folder
-    from reportkit.outputs import load_results
+    from reportkit.deliver.email import deliver_folder
+    from reportkit.publish.folders import load_results
 
     by_id = {r.id: r for r in load_reports(list(definitions))}
     config = smtp_config(options)

@@ -99,7 +99,7 @@ def cli() -> None:
 def _today_in(timezone: str) -> date:
     from datetime import UTC
 
-    from reportkit.windows import local_date
+    from reportkit.language.windows import local_date
 
     return local_date(datetime.now(UTC), timezone)
 
@@ -157,7 +157,7 @@ def validate(paths: tuple[Path, ...]) -> None:
     Example:
       reportkit validate reports/
     """
-    from reportkit.spec import load_reports
+    from reportkit.language.spec import load_reports
 
     reports = load_reports(list(paths))
     noun = "definition is" if len(reports) == 1 else "definitions are"
@@ -178,8 +178,8 @@ def plan(path: Path, as_of: datetime | None, as_json: bool) -> None:
     Example:
       reportkit plan reports/weekly-ecommerce.yaml --as-of 2026-11-30 --json
     """
+    from reportkit.language.spec import load_report
     from reportkit.plan import plan_requests
-    from reportkit.spec import load_report
 
     report = load_report(path)
     day = as_of.date() if as_of else _today_in(report.timezone)
@@ -413,7 +413,7 @@ def run(
             on_finished=None if quiet else lambda source: _tell_traffic(source, started),
         )
     except KeyboardInterrupt:
-        from reportkit.staging import sweep
+        from reportkit.publish.staging import sweep
 
         sweep(out)  # the interrupt may have landed while a swap was clearing up after itself
         raise
@@ -582,7 +582,7 @@ def import_command(
     """
     from pathlib import Path
 
-    from reportkit.importer import import_events
+    from reportkit.store.importer import import_events
 
     summary = import_events(
         db, [Path(f) for f in files], timezone=timezone, skip_invalid=skip_invalid
@@ -636,8 +636,8 @@ def render_command(
     """
     import json as json_mod
 
-    from reportkit.model import OutputSpec
-    from reportkit.outputs import MANIFEST_FILE, rerender_report
+    from reportkit.language.model import OutputSpec
+    from reportkit.publish.folders import MANIFEST_FILE, rerender_report
     from reportkit.render import FORMATS
 
     wanted: tuple[str, ...]

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 from typing import Any, Literal
 
 from reportkit.errors import WindowError
-from reportkit.model import Report
-from reportkit.windows import DateRange, previous_window, resolve_window, shift_periods
+from reportkit.language.model import Report
+from reportkit.language.windows import DateRange, previous_window, resolve_window, shift_periods
 
 Endpoint = Literal[
     "/1/counts/top.json",

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from reportkit.execute import Progress
 from reportkit.plan import Plan
+from reportkit.sources.execute import Progress
 
 _STYLE = {
     "waiting": "dim",

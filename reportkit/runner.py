@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportkit.errors import ReportkitError
-from reportkit.execute import AnswerCache, Answers, Progress, execute, unique_requests
-from reportkit.model import Report
+from reportkit.language.model import Report
+from reportkit.language.windows import local_date
 from reportkit.plan import Plan, plan_requests
 from reportkit.results import ReportResult, build_report_result
 from reportkit.sources.base import Source
-from reportkit.windows import local_date
+from reportkit.sources.execute import AnswerCache, Answers, Progress, execute, unique_requests
 
 if TYPE_CHECKING:
-    from reportkit.outputs import Manifest
+    from reportkit.publish.folders import Manifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +116,7 @@ def finish_reports(
 ) -> list[ReportOutcome]:
     """Execute the planned reports' requests (each once) and publish every report that succeeded."""
     from reportkit import __version__
-    from reportkit.outputs import publish_report
+    from reportkit.publish.folders import publish_report
 
     moment = now or datetime.now(UTC)
     plans = [o.plan for o in planned if o.plan is not None]

@@ -12,8 +12,8 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from reportkit.language.windows import DateRange
 from reportkit.results import NOT_SET, GroupTable, QueryResult, ReportResult, Row, TrendPoint
-from reportkit.windows import DateRange
 
 AS_OF = date(2026, 11, 30)
 WINDOW = DateRange(date(2026, 11, 23), date(2026, 11, 29))

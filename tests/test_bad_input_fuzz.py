@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 
 from reportkit.cli import cli
 from reportkit.errors import SpecError
-from reportkit.spec import parse_report
+from reportkit.language.spec import parse_report
 from tests.conftest import AS_OF
 from tests.fuzz_support import BOMBS, check_problem_lines, definitions, runnable_definitions
 

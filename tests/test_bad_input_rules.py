@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from reportkit.cli import cli
 from reportkit.errors import SpecError, WindowError, one_line
+from reportkit.language.spec import MAX_BYTES, ecma_regex, load_report, parse_report
+from reportkit.language.windows import DateRange
 from reportkit.plan import plan_requests, split_for_trends
-from reportkit.spec import MAX_BYTES, ecma_regex, load_report, parse_report
-from reportkit.windows import DateRange
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "schemas" / "report.schema.json").read_text())

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from reportkit.cache import ResultCache
 from reportkit.plan import Request
+from reportkit.sources.cache import ResultCache
 
 TODAY = date(2026, 11, 30)
 

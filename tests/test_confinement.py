@@ -19,10 +19,10 @@ from click.testing import CliRunner, Result
 from pypdf import PdfReader
 
 from reportkit.cli import cli
-from reportkit.outputs import safe_id
+from reportkit.language.spec import load_report
+from reportkit.publish.folders import safe_id
 from reportkit.runner import run_reports
 from reportkit.sources.local import LocalEngine, LocalSource
-from reportkit.spec import load_report
 from tests.conftest import AS_OF
 
 SECRET = "TOP-SECRET-MARKER-7f3a"
@@ -314,8 +314,8 @@ def test_out_itself_may_be_a_symlink(store: Path, tmp_path: Path) -> None:
 def test_an_edited_results_json_cannot_steer_where_mail_files_go(
     store: Path, tmp_path: Path
 ) -> None:
-    from reportkit.deliver import deliver_folder
-    from reportkit.model import EmailSpec
+    from reportkit.deliver.email import deliver_folder
+    from reportkit.language.model import EmailSpec
 
     assert run(store, tmp_path, definition(tmp_path), extra=("--format", "md")).exit_code == 0
     folder = tmp_path / "out" / "orders" / END

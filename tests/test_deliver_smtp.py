@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from reportkit.deliver import build_message, parse_smtp_url, send_message, write_eml
+from reportkit.deliver.email import build_message, parse_smtp_url, send_message, write_eml
 from reportkit.errors import DeliveryError, InvalidInput
-from reportkit.model import EmailSpec
+from reportkit.language.model import EmailSpec
 from tests.smtp_server import smtp_server
 
 SECRET = "s3cret-PASSWORD-xyz"

@@ -8,8 +8,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from reportkit.model import WindowSpec
-from reportkit.windows import previous_window, resolve_window
+from reportkit.language.model import WindowSpec
+from reportkit.language.windows import previous_window, resolve_window
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "schemas" / "report.schema.json").read_text())

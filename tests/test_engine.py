@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from reportkit.errors import QueryFailed
-from reportkit.importer import import_into
 from reportkit.plan import Request
 from reportkit.sources.local import LocalEngine, LocalSource, bucket_width
+from reportkit.store.importer import import_into
 from tests.test_engine_data import DAYS, START, TZ, Reference, make_records, write_jsonl
 
 GROUPS = [

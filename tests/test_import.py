@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from reportkit.errors import DataImportError
-from reportkit.importer import import_events
 from reportkit.sources.local import LocalEngine
+from reportkit.store.importer import import_events
 
 GOOD = [
     {

@@ -23,8 +23,8 @@ import pytest
 from click.testing import CliRunner
 
 from reportkit.cli import cli
-from reportkit.model import OutputSpec
-from reportkit.outputs import publish_report
+from reportkit.language.model import OutputSpec
+from reportkit.publish.folders import publish_report
 from reportkit.sources.emulator import Emulator, EmulatorStats, start_emulator
 from reportkit.sources.local import LocalEngine
 from tests.conftest import AS_OF

@@ -17,15 +17,15 @@ import pytest
 
 import reportkit.render
 from reportkit.errors import RenderError
-from reportkit.model import OutputSpec
-from reportkit.outputs import (
+from reportkit.language.model import OutputSpec
+from reportkit.publish.files import write_atomic
+from reportkit.publish.folders import (
     Manifest,
     load_results,
     publish_report,
     report_dir,
     safe_id,
     save_results,
-    write_atomic,
 )
 from tests.report_fixtures import count_query, make_report, trend_query
 
@@ -195,11 +195,10 @@ def test_a_failed_render_leaves_the_previous_report_untouched(
     folder = tmp_path / "weekly-ecommerce" / "2026-11-29"
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
 
-    def half_then_fail(result: object, output: object, out_dir: Path, **kw: object) -> list[Path]:
-        (out_dir / "report.html").write_text("half a report")
-        raise RenderError("boom")
+    def fail(result: object, output: object, **kw: object) -> dict[str, bytes]:
+        raise RenderError("boom")  # after results.json was staged
 
-    monkeypatch.setattr(reportkit.render, "render_report", half_then_fail)
+    monkeypatch.setattr(reportkit.render, "render_report", fail)
     with pytest.raises(RenderError, match="boom"):
         publish_report(tmp_path, replace(_small(), title="New title"), HTML_ONLY)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before

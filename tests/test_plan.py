@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from reportkit.errors import WindowError
+from reportkit.language.spec import load_report, parse_report
 from reportkit.plan import plan_requests
-from reportkit.spec import load_report, parse_report
 
 AS_OF = date(2026, 11, 30)
 REPORTS = Path(__file__).resolve().parent.parent / "reports"

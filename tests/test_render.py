@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from reportkit.model import OutputSpec
+from reportkit.language.model import OutputSpec
+from reportkit.publish.folders import write_rendered
 from reportkit.render import render_report
 from reportkit.render.labels import value_label
 from reportkit.render.view import build_report_view
@@ -55,7 +56,7 @@ class _Page(HTMLParser):
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     out = tmp_path_factory.mktemp("report")
     result = make_report(hostile=True, long_rows=100)
-    files = render_report(result, OutputSpec(), out)
+    files = write_rendered(out, render_report(result, OutputSpec()))
     page = _Page()
     page.feed((out / "report.html").read_text("utf-8"))
     reader = PdfReader(io.BytesIO((out / "report.pdf").read_bytes()))
@@ -124,8 +125,9 @@ def test_pdf_shows_hostile_values_as_text(rendered: dict) -> None:
 
 def test_pdf_paper_and_orientation_come_from_the_output_spec(tmp_path: Path) -> None:
     result = make_report(queries=(count_query(),))
-    render_report(
-        result, OutputSpec(paper="letter", orientation="landscape"), tmp_path, formats=["pdf"]
+    write_rendered(
+        tmp_path,
+        render_report(result, OutputSpec(paper="letter", orientation="landscape"), formats=["pdf"]),
     )
     box = PdfReader(tmp_path / "report.pdf").pages[0].mediabox
     assert (round(float(box.width)), round(float(box.height))) == (792, 612)
@@ -178,11 +180,13 @@ def test_user_template_overrides_ours_file_by_file(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "_count.html.j2").write_text("<p class='mine'>Custom {{ q.total|number }}</p>")
     out = tmp_path / "out"
-    render_report(
-        make_report(queries=(count_query(), trend_query())),
-        OutputSpec(template=folder),
+    write_rendered(
         out,
-        formats=["html"],
+        render_report(
+            make_report(queries=(count_query(), trend_query())),
+            OutputSpec(template=folder),
+            formats=["html"],
+        ),
     )
     html = (out / "report.html").read_text("utf-8")
     assert "Custom 48,213" in html
@@ -218,7 +222,7 @@ def test_markdown_references_chart_pngs_relatively(rendered: dict) -> None:
 
 def test_markdown_matches_the_golden_file(tmp_path: Path) -> None:
     result = make_report(demo=False, queries=(count_query(), trend_query()))
-    render_report(result, OutputSpec(), tmp_path, formats=["md"])
+    write_rendered(tmp_path, render_report(result, OutputSpec(), formats=["md"]))
     got = (tmp_path / "report.md").read_text("utf-8")
     golden = GOLDEN / "small-report.md"
     if os.environ.get("REPORTKIT_UPDATE_GOLDEN"):  # rewrite, review the diff, commit
@@ -257,7 +261,7 @@ def test_percent_change_is_blank_when_previous_is_zero_or_missing() -> None:
 
 def test_importing_render_stays_light() -> None:
     code = (
-        "import sys, reportkit.render, reportkit.outputs, reportkit.cli;"
+        "import sys, reportkit.render, reportkit.publish.folders, reportkit.cli;"
         "heavy = {'weasyprint', 'vl_convert', 'jinja2'} & set(sys.modules);"
         "print(sorted(heavy))"
     )

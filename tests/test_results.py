@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from reportkit.errors import QueryFailed
+from reportkit.language.spec import parse_report
 from reportkit.plan import Plan, plan_requests
 from reportkit.results import Row, build_report_result, in_range_order, rank_rows
-from reportkit.spec import parse_report
 
 AS_OF = date(2026, 11, 30)
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)

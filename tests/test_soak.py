@@ -24,12 +24,12 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from reportkit.cache import ResultCache
 from reportkit.cli import cli
+from reportkit.language.spec import load_reports
 from reportkit.plan import Request, plan_requests
+from reportkit.sources.cache import ResultCache
 from reportkit.sources.emulator import Emulator, EmulatorStats, start_emulator
 from reportkit.sources.local import LocalEngine
-from reportkit.spec import load_reports
 from tests.conftest import AS_OF, DEMO_END
 
 REPORTS = 30

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from reportkit.errors import SpecError
-from reportkit.model import Group, WindowSpec
-from reportkit.spec import load_report, load_reports, parse_report
+from reportkit.language.model import Group, WindowSpec
+from reportkit.language.spec import load_report, load_reports, parse_report
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-import reportkit.outputs
-import reportkit.staging
+import reportkit.publish.folders
+import reportkit.publish.staging
 from reportkit.errors import RenderError
-from reportkit.model import OutputSpec
-from reportkit.outputs import publish_report
-from reportkit.staging import clear_leftovers, locked, staging_for, sweep
+from reportkit.language.model import OutputSpec
+from reportkit.publish.folders import publish_report
+from reportkit.publish.staging import clear_leftovers, locked, staging_for, sweep
 from tests.report_fixtures import count_query, make_report
 
 DAY = "2026-11-29"
@@ -78,7 +78,7 @@ def test_waiting_for_the_lock_is_bounded(tmp_path: Path) -> None:
 # Between taking a descriptor out of a handle and closing it there is nowhere safe to stop: an
 # interrupt there leaks the descriptor (and its flock) until the process ends, which for the CLI
 # is a moment later. That window is left out; everything else must be interruptible.
-UNINTERRUPTED = {reportkit.staging._Handle.close.__code__}
+UNINTERRUPTED = {reportkit.publish.staging._Handle.close.__code__}
 
 
 def interrupt_on_line(number: int, files: set[str]) -> Callable[..., Any]:
@@ -106,7 +106,7 @@ def interrupt_on_line(number: int, files: set[str]) -> Callable[..., Any]:
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_an_interrupt_on_any_line_of_a_publish_leaves_one_whole_report(tmp_path: Path) -> None:
-    files = {reportkit.staging.__file__, reportkit.outputs.__file__}
+    files = {reportkit.publish.staging.__file__, reportkit.publish.folders.__file__}
     report = make_report(queries=(count_query(),))
     previous = "first"
     publish_report(tmp_path, replace(report, title=previous), HTML)

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reportkit.errors import WindowError
-from reportkit.model import WindowSpec
-from reportkit.windows import (
+from reportkit.language.model import WindowSpec
+from reportkit.language.windows import (
     DateRange,
     is_window_token,
     local_date,

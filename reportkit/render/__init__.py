@@ -1,4 +1,5 @@
-"""Rendering: a ReportResult becomes report.html, report.md (+ chart PNGs) and report.pdf.
+"""Rendering: a ReportResult becomes the bytes of report.html, report.md (+ chart PNGs) and
+report.pdf. Rendering never writes: `reportkit.publish` puts the bytes on disk.
 
     view.py         ReportResult -> ordered, labelled rows, shares and changes
     charts.py       Vega-Lite specs -> SVG / PNG (vl-convert, no JavaScript at view time)
@@ -11,13 +12,12 @@ Import-light on purpose: Jinja, vl-convert and WeasyPrint load inside `render_re
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportkit.errors import RenderError
 
 if TYPE_CHECKING:
-    from reportkit.model import OutputSpec
+    from reportkit.language.model import OutputSpec
     from reportkit.results import ReportResult
 
 FORMATS = ("html", "pdf", "md")
@@ -39,13 +39,11 @@ def normalize_formats(formats: Sequence[str]) -> tuple[str, ...]:
 def render_report(
     result: ReportResult,
     output: OutputSpec,
-    out_dir: Path,
     *,
     formats: Sequence[str] | None = None,
-) -> list[Path]:
-    """Write the report's files into `out_dir` (a staging folder the caller publishes) and return
-    the paths written: report.html, report.md with charts/<chart>.png, report.pdf."""
-    from reportkit.outputs import write_atomic
+) -> dict[str, bytes]:
+    """The report's files as {path relative to the report folder: content}: report.html,
+    report.md with charts/<chart>.png, report.pdf. Nothing is written; publishing owns the disk."""
     from reportkit.render import charts as chart_mod
     from reportkit.render.environment import template_dirs
     from reportkit.render.html import render_html
@@ -54,33 +52,22 @@ def render_report(
     from reportkit.render.view import build_report_view
 
     wanted = normalize_formats(formats if formats is not None else output.formats)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     view = build_report_view(result)
     charts = chart_mod.build_charts(view)
     svgs = chart_mod.render_svgs(charts) if wanted else {}
-    written: list[Path] = []
+    files: dict[str, bytes] = {}
 
     html = render_html(view, output, svgs) if {"html", "pdf"} & set(wanted) else ""
     if "html" in wanted:
-        target = out_dir / FILE_NAMES["html"]
-        write_atomic(target, html.encode("utf-8"))
-        written.append(target)
+        files[FILE_NAMES["html"]] = html.encode("utf-8")
     if "md" in wanted:
         paths = {chart.chart_id: chart_path(chart.chart_id) for chart in charts}
         for chart in charts:
-            target = out_dir / paths[chart.chart_id]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(target, chart_mod.render_png(chart, svgs[chart.chart_id]))
-            written.append(target)
-        target = out_dir / FILE_NAMES["md"]
-        write_atomic(target, render_markdown(view, output, paths).encode("utf-8"))
-        written.append(target)
+            files[paths[chart.chart_id]] = chart_mod.render_png(chart, svgs[chart.chart_id])
+        files[FILE_NAMES["md"]] = render_markdown(view, output, paths).encode("utf-8")
     if "pdf" in wanted:
-        target = out_dir / FILE_NAMES["pdf"]
-        write_atomic(target, render_pdf(html, template_dirs(output.template)))
-        written.append(target)
-    return written
+        files[FILE_NAMES["pdf"]] = render_pdf(html, template_dirs(output.template))
+    return files
 
 
 __all__ = ["FORMATS", "normalize_formats", "render_report"]

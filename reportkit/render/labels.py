@@ -10,9 +10,9 @@ import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from reportkit.language.windows import DateRange
 from reportkit.results import NOT_SET
 from reportkit.text import inert_text, shorten
-from reportkit.windows import DateRange
 
 NOT_SET_LABEL = "(not set)"
 BUCKET_TYPES = frozenset({"NUMBER", "DATE"})

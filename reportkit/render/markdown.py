@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from markupsafe import Markup
 
-from reportkit.model import OutputSpec
+from reportkit.language.model import OutputSpec
 from reportkit.render.environment import build_environment, render_template
 from reportkit.render.view import ReportView, template_context
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from reportkit.language.windows import DateRange
 from reportkit.render import labels
 from reportkit.results import NOT_SET, GroupTable, QueryResult, ReportResult
 from reportkit.text import inert_text
-from reportkit.windows import DateRange
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 NAME_LIMIT = 100  # characters of a property name in a heading or a table header

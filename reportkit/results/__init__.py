@@ -9,9 +9,9 @@ from datetime import date, datetime
 from typing import Any
 
 from reportkit.errors import QueryFailed
-from reportkit.model import Query
+from reportkit.language.model import Query
+from reportkit.language.windows import DateRange
 from reportkit.plan import Plan, Request, Serves
-from reportkit.windows import DateRange
 
 NOT_SET = "-1"  # the value the service answers for events where the property is missing
 

@@ -1,4 +1,4 @@
-"""Writing reports to disk: atomic files, atomic report folders, results.json and manifest.json.
+"""Writing reports to disk: atomic report folders, results.json and manifest.json.
 
     out/<safe report id>/<window end YYYY-MM-DD>/
         results.json   every query's windows and rows (`save_results` / `load_results`)
@@ -7,8 +7,8 @@
 
 A report folder is built in a hidden sibling (`.<date>.tmp-*`) and swapped into place only when
 everything in it was written, so a failed run leaves the previous report as it was and no
-half-written one; `reportkit.staging` keeps that true against killed and concurrent runs. Paths
-stay inside the output root whatever a report id says.
+half-written one; `staging.py` keeps that true against killed and concurrent runs. Paths stay
+inside the output root whatever a report id says.
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,41 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from reportkit.errors import RenderError
-from reportkit.model import OutputSpec
-from reportkit.results import GroupTable, QueryResult, ReportResult, Row, TrendPoint
-from reportkit.staging import staging_for, swap_into_place
-from reportkit.windows import DateRange
+from reportkit.language.model import OutputSpec
+from reportkit.publish.files import write_atomic
+from reportkit.publish.staging import staging_for, swap_into_place
+from reportkit.results import ReportResult
+from reportkit.results.codec import results_from_dict, results_to_dict
 
 RESULTS_FILE = "results.json"
 MANIFEST_FILE = "manifest.json"
-RESULTS_FORMAT = 1
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-# ---------------------------------------------------------------- atomic files and folders
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to a temporary file beside `path`, flush it to disk, then rename it over
-    `path`: readers see the old file or the new one, never half of one."""
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise RenderError(f"could not write {path}: {exc.strerror or exc}") from exc
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600 files; a report is an ordinary file
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise RenderError(f"could not write {path}: {exc.strerror or exc}") from exc
-        raise
 
 
 _SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,119}$")
@@ -264,7 +236,7 @@ def publish_into(
         raise RenderError(f"refusing to replace the symlink {final}")
     with staging_for(final) as staging:
         save_results(result, staging / RESULTS_FILE)
-        render_report(result, output, staging, formats=wanted)
+        write_rendered(staging, render_report(result, output, formats=wanted))
         manifest = build_manifest(staging, result, wanted, cached=cached, directory=final)
         write_atomic(staging / MANIFEST_FILE, manifest.to_json().encode("utf-8"))
         swap_into_place(staging, final)
@@ -274,155 +246,15 @@ def publish_into(
 # ---------------------------------------------------------------------------- results.json
 
 
-def _window(window: DateRange | None) -> dict[str, str] | None:
-    if window is None:
-        return None
-    return {"from": window.start.isoformat(), "to": window.end.isoformat()}
-
-
-def _row(row: Row) -> dict[str, Any]:
-    data: dict[str, Any] = {"type": row.type, "value": row.value, "count": row.count}
-    if row.previous is not None:
-        data["previous"] = row.previous
-    return data
-
-
-def _point(point: TrendPoint) -> dict[str, Any]:
-    data: dict[str, Any] = {"period": point.period, "count": point.count}
-    if point.previous is not None:
-        data["previous"] = point.previous
-    return data
-
-
-def _query(query: QueryResult) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "title": query.title,
-        "event": query.event,
-        "kind": query.kind,
-        "description": query.description,
-        "from": query.window.start.isoformat(),
-        "to": query.window.end.isoformat(),
-        "compare": _window(query.previous_window),
-    }
-    if query.kind == "count":
-        data["count"] = query.total
-        data["previous_count"] = query.previous_total
-    else:
-        data["total"] = query.total
-        data["previous_total"] = query.previous_total
-    data["unique"] = query.unique
-    data["previous_unique"] = query.previous_unique
-    if query.groups:
-        data["groups"] = {
-            g.key: {
-                "name": g.name,
-                "property_type": g.property_type,
-                "top_n": g.top_n,
-                "order": g.order,
-                "rows": [_row(r) for r in g.rows],
-            }
-            for g in query.groups
-        }
-    if query.kind == "trend" or query.trend:
-        data["granularity"] = query.granularity
-        data["measure"] = query.measure
-        data["trend"] = [_point(p) for p in query.trend]
-    elif query.granularity is not None:
-        data["granularity"] = query.granularity
-    if query.chart is not None:
-        data["chart"] = query.chart
-    return data
-
-
-def results_to_dict(result: ReportResult) -> dict[str, Any]:
-    return {
-        "format": RESULTS_FORMAT,
-        "report": {
-            "id": result.report_id,
-            "title": result.title,
-            "description": result.description,
-            "timezone": result.timezone,
-            "as_of": result.as_of.isoformat(),
-            "generated_at": result.generated_at.isoformat(),
-            "source": result.source,
-            "demo": result.demo,
-            "compare": result.compare,
-            "reportkit_version": result.reportkit_version,
-        },
-        "queries": {q.query_id: _query(q) for q in result.queries},
-    }
-
-
-def _range(data: dict[str, str] | None) -> DateRange | None:
-    if data is None:
-        return None
-    return DateRange(date.fromisoformat(data["from"]), date.fromisoformat(data["to"]))
-
-
-def _opt_int(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-def _query_from(query_id: str, data: dict[str, Any]) -> QueryResult:
-    count_kind = data["kind"] == "count"
-    groups = tuple(
-        GroupTable(
-            key=key,
-            name=g["name"],
-            property_type=g["property_type"],
-            top_n=int(g["top_n"]),
-            order=g["order"],
-            rows=tuple(
-                Row(r["type"], str(r["value"]), int(r["count"]), _opt_int(r.get("previous")))
-                for r in g["rows"]
-            ),
-        )
-        for key, g in (data.get("groups") or {}).items()
-    )
-    return QueryResult(
-        query_id=query_id,
-        title=data["title"],
-        event=data["event"],
-        kind=data["kind"],
-        window=DateRange(date.fromisoformat(data["from"]), date.fromisoformat(data["to"])),
-        previous_window=_range(data.get("compare")),
-        description=data.get("description", ""),
-        groups=groups,
-        total=_opt_int(data.get("count") if count_kind else data.get("total")),
-        previous_total=_opt_int(
-            data.get("previous_count") if count_kind else data.get("previous_total")
-        ),
-        unique=_opt_int(data.get("unique")),
-        previous_unique=_opt_int(data.get("previous_unique")),
-        granularity=data.get("granularity"),
-        measure=str(data.get("measure") or "Events"),
-        trend=tuple(
-            TrendPoint(str(p["period"]), int(p["count"]), _opt_int(p.get("previous")))
-            for p in data.get("trend") or ()
-        ),
-        chart=data.get("chart"),
-    )
-
-
-def results_from_dict(data: dict[str, Any]) -> ReportResult:
-    if data.get("format") != RESULTS_FORMAT:
-        raise RenderError(
-            f"results.json has format {data.get('format')!r}, expected {RESULTS_FORMAT}"
-        )
-    report = data["report"]
-    return ReportResult(
-        report_id=report["id"],
-        title=report["title"],
-        description=report.get("description", ""),
-        timezone=report["timezone"],
-        as_of=date.fromisoformat(report["as_of"]),
-        generated_at=datetime.fromisoformat(report["generated_at"]),
-        source=report["source"],
-        demo=bool(report["demo"]),
-        compare=report.get("compare"),
-        queries=tuple(_query_from(qid, q) for qid, q in data["queries"].items()),
-        reportkit_version=report.get("reportkit_version", ""),
-    )
+def write_rendered(folder: Path, files: dict[str, bytes]) -> list[Path]:
+    """Write what `render_report` returned into `folder`, each file atomically."""
+    written = []
+    for name, data in files.items():
+        target = Path(folder) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, data)
+        written.append(target)
+    return written
 
 
 def save_results(result: ReportResult, path: Path) -> None:

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from reportkit.errors import WindowError
-from reportkit.model import WindowSpec
+from reportkit.language.model import WindowSpec
 
 Unit = Literal["day", "week", "month", "quarter", "year"]
 WeekStart = Literal["monday", "sunday"]

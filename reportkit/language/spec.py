@@ -20,7 +20,7 @@ from typing import Any
 
 from reportkit.assets import report_schema_path
 from reportkit.errors import InvalidInput, SpecError, WindowError, one_line
-from reportkit.model import (
+from reportkit.language.model import (
     DeliverSpec,
     EmailSpec,
     Group,
@@ -29,7 +29,7 @@ from reportkit.model import (
     Report,
     WindowSpec,
 )
-from reportkit.yamldoc import Doc, PathKey, YamlProblem, clip, read_yaml
+from reportkit.language.yamldoc import Doc, PathKey, YamlProblem, clip, read_yaml
 
 MAX_BYTES = 2_000_000
 

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 
 from reportkit import store
 from reportkit.errors import DataImportError
-from reportkit.stagetables import (
+from reportkit.store import sql_literal as lit
+from reportkit.store.stagetables import (
     DATE_RE,
     NUMERIC,
     Params,
@@ -36,7 +37,6 @@ from reportkit.stagetables import (
     printable,
     quote,
 )
-from reportkit.store import sql_literal as lit
 
 if TYPE_CHECKING:
     import duckdb

@@ -24,10 +24,10 @@ from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 from reportkit.errors import DeliveryError, InvalidInput
-from reportkit.model import EmailSpec
+from reportkit.language.model import EmailSpec
+from reportkit.language.windows import DateRange
 from reportkit.results import ReportResult
 from reportkit.text import inert_text
-from reportkit.windows import DateRange
 
 MIME = {
     "pdf": ("application", "pdf"),
@@ -254,7 +254,7 @@ def _send_once(
 def write_eml(message: EmailMessage, path: Path) -> Path:
     """Write the message as an .eml file (for --dry-run), atomically; never through a symlinked
     outbox folder (a link in --out would send the file elsewhere)."""
-    from reportkit.outputs import write_atomic
+    from reportkit.publish.files import write_atomic
 
     if path.parent.is_symlink():
         raise DeliveryError(f"refusing to write {path.name} through the symlink {path.parent}")
@@ -320,7 +320,7 @@ def render_text(template: str, context: Mapping[str, Any], what: str) -> str:
 
 
 def _numbers_digest(result: ReportResult) -> str:
-    from reportkit.outputs import results_to_dict
+    from reportkit.results.codec import results_to_dict
 
     numbers = results_to_dict(result)["queries"]
     return hashlib.sha256(json.dumps(numbers, sort_keys=True).encode()).hexdigest()
@@ -339,14 +339,14 @@ def has_results(result: ReportResult) -> bool:
 
 
 def _sent_record(state_dir: Path, report_id: str) -> Path:
-    from reportkit.outputs import safe_id
+    from reportkit.publish.folders import safe_id
 
     return state_dir / "sent" / f"{safe_id(report_id)}.json"
 
 
 def _eml_name(report_id: str, suffix: str) -> str:
     """A file name for the outbox: the id comes from results.json, which anyone may edit."""
-    from reportkit.outputs import safe_id
+    from reportkit.publish.folders import safe_id
 
     return f"{safe_id(report_id)}-{safe_id(suffix)}.eml"
 
@@ -378,7 +378,7 @@ def compose_report_email(
     folder: Path, spec: EmailSpec, *, sender: str
 ) -> tuple[EmailMessage, ReportResult]:
     """The email for a published report folder, as the definition's deliver.email asks."""
-    from reportkit.outputs import load_results
+    from reportkit.publish.folders import load_results
 
     result = load_results(folder / "results.json")
     context = email_context(result)
@@ -483,7 +483,7 @@ def send_failure_notice(
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    from reportkit.outputs import write_atomic
+    from reportkit.publish.files import write_atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(data).encode())

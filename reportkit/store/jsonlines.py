@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportkit import store
-from reportkit.stagetables import (
+from reportkit.store import sql_literal as lit
+from reportkit.store.stagetables import (
     DATE_RE,
     Params,
     Prop,
@@ -31,7 +32,6 @@ from reportkit.stagetables import (
     epoch_sql,
     pointer,
 )
-from reportkit.store import sql_literal as lit
 
 if TYPE_CHECKING:
     import duckdb

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING
 
 from reportkit import store
 from reportkit.errors import DataImportError, InvalidInput
-from reportkit.flatfiles import stage_flat
-from reportkit.jsonlines import stage_jsonl
-from reportkit.stagetables import Stage, bad_count, first_line, printable
 from reportkit.store import sql_literal as lit
+from reportkit.store.flatfiles import stage_flat
+from reportkit.store.jsonlines import stage_jsonl
+from reportkit.store.stagetables import Stage, bad_count, first_line, printable
 
 if TYPE_CHECKING:
     import duckdb
