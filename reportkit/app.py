@@ -1,15 +1,25 @@
-"""The whole job behind `reportkit run`, as one call that Python users can make too."""
+"""The library behind every `reportkit` command: one function per command, the same call a
+Python user makes. The CLI only parses arguments, prints and maps errors to exit codes.
+
+    validate  -> validate_paths        plan     -> plan_path
+    run       -> run_paths (+ deliver_outcomes with --deliver)
+    send      -> send_folders          render   -> rerender_folder
+    emulate   -> serving_emulator      demo     -> reportkit.sources.demo.build_demo
+    import    -> reportkit.store.importer.import_events
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from reportkit.errors import InvalidInput, ReportkitError
 from reportkit.language.model import Report
@@ -21,6 +31,9 @@ from reportkit.sources.factory import CleverTapOptions, open_source, parse_sourc
 
 if TYPE_CHECKING:
     from reportkit.deliver.email import Delivery, SmtpConfig
+    from reportkit.plan import Plan
+    from reportkit.publish.folders import Manifest
+    from reportkit.sources.emulator import Emulator
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +71,25 @@ def run_paths(
     """Validate, plan, execute and publish every report under `paths`.
 
     `on_finished` sees the source once every report is done, before it is closed (the CLI reads
-    a CleverTap source's request counts there)."""
+    a CleverTap source's request counts there). An interrupt (Ctrl-C, SIGTERM raised as an
+    exception) leaves no staging folder behind under `options.out`."""
+    try:
+        return _run_paths(paths, options, progress, on_progress, now, on_finished)
+    except KeyboardInterrupt:
+        from reportkit.publish.staging import sweep
+
+        sweep(options.out)  # the interrupt may have landed while a swap was clearing up
+        raise
+
+
+def _run_paths(
+    paths: Sequence[Path],
+    options: RunOptions,
+    progress: bool,
+    on_progress: Callable[[Progress], None] | None,
+    now: datetime | None,
+    on_finished: Callable[[Source], None] | None,
+) -> list[ReportOutcome]:
     moment = now or datetime.now(UTC)
     choice = parse_source(options.source)
     reports = select_shard(load_reports(list(paths)), options.shard)
@@ -224,3 +255,71 @@ def send_folders(
             continue
         done.append(DeliveryOutcome(report_id, delivery))
     return done
+
+
+# ---------------------------------------------------------------- the other commands
+
+
+def validate_paths(paths: Sequence[Path]) -> list[Report]:
+    """`reportkit validate`: every definition under `paths`, loaded and checked (SpecError lists
+    every problem, located)."""
+    return load_reports(list(paths))
+
+
+def plan_path(path: Path, as_of: date | None = None) -> tuple[Report, date, Plan]:
+    """`reportkit plan`: one definition and the requests it would send on `as_of` (default:
+    today in the report's timezone)."""
+    from reportkit.language.spec import load_report
+    from reportkit.plan import plan_requests
+
+    report = load_report(path)
+    day = as_of or default_as_of(report)
+    return report, day, plan_requests(report, day)
+
+
+def rerender_folder(
+    folder: Path,
+    *,
+    formats: Sequence[str] | None = None,
+    template: Path | None = None,
+    paper: str = "A4",
+    orientation: Literal["portrait", "landscape"] = "portrait",
+) -> Manifest:
+    """`reportkit render`: a published report rendered again from its results.json, in place,
+    in `formats` (default: the formats it was made with)."""
+    from reportkit.language.model import OutputSpec
+    from reportkit.publish.folders import MANIFEST_FILE, rerender_report
+    from reportkit.render import FORMATS
+
+    wanted = tuple(formats) if formats else FORMATS
+    if not formats:
+        with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
+            previous = json.loads((Path(folder) / MANIFEST_FILE).read_text("utf-8"))
+            wanted = tuple(previous.get("formats") or FORMATS)
+    output = OutputSpec(formats=wanted, template=template, paper=paper, orientation=orientation)
+    return rerender_report(folder, output, formats=wanted)
+
+
+@contextlib.contextmanager
+def serving_emulator(
+    db: Path, host: str = "127.0.0.1", port: int = 0, **settings: Any
+) -> Iterator[Emulator]:
+    """`reportkit emulate`: the CleverTap emulator serving the store `db` while the block runs.
+    `settings` are `start_emulator`'s (passcode, partial_polls, faults ...)."""
+    from reportkit.sources.emulator import start_emulator
+    from reportkit.sources.local import LocalEngine
+
+    if not Path(db).is_file():
+        raise InvalidInput(f"{db}: no such DuckDB store (build one with reportkit demo or import)")
+    engine = LocalEngine(db, read_only=True)
+    try:
+        try:
+            emulator = start_emulator(engine, host, port, **settings)
+        except OSError as exc:
+            raise InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        try:
+            yield emulator
+        finally:
+            emulator.stop()
+    finally:
+        engine.close()

@@ -6,6 +6,7 @@ Commands parse arguments, call the library and map its errors to exit codes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
@@ -14,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -96,14 +97,6 @@ def cli() -> None:
     """
 
 
-def _today_in(timezone: str) -> date:
-    from datetime import UTC
-
-    from reportkit.language.windows import local_date
-
-    return local_date(datetime.now(UTC), timezone)
-
-
 AS_OF = click.option(
     "--as-of",
     type=click.DateTime(formats=["%Y-%m-%d"]),
@@ -157,9 +150,9 @@ def validate(paths: tuple[Path, ...]) -> None:
     Example:
       reportkit validate reports/
     """
-    from reportkit.language.spec import load_reports
+    from reportkit.app import validate_paths
 
-    reports = load_reports(list(paths))
+    reports = validate_paths(list(paths))
     noun = "definition is" if len(reports) == 1 else "definitions are"
     click.echo(f"ok: {len(reports)} report {noun} valid")
 
@@ -178,34 +171,11 @@ def plan(path: Path, as_of: datetime | None, as_json: bool) -> None:
     Example:
       reportkit plan reports/weekly-ecommerce.yaml --as-of 2026-11-30 --json
     """
-    from reportkit.language.spec import load_report
-    from reportkit.plan import plan_requests
+    from reportkit.app import plan_path
 
-    report = load_report(path)
-    day = as_of.date() if as_of else _today_in(report.timezone)
-    planned = plan_requests(report, day)
+    report, day, planned = plan_path(path, as_of.date() if as_of else None)
     if as_json:
-        rows = [
-            {
-                "endpoint": request.endpoint,
-                "body": request.body,
-                "serves": [
-                    {
-                        k: v
-                        for k, v in (
-                            ("query", s.query_id),
-                            ("window", s.role),
-                            ("measure", s.measure),
-                            ("group", s.group),
-                            ("request_key", s.request_key),
-                        )
-                        if v is not None
-                    }
-                    for s in request.serves
-                ],
-            }
-            for request in planned.requests
-        ]
+        rows = [request.describe() for request in planned.requests]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     click.echo(f"{report.id}: {report.title}")
@@ -405,18 +375,12 @@ def run(
     )
     show = not quiet and not as_json and sys.stderr.isatty()
     started = time.monotonic()
-    try:
-        outcomes = run_paths(
-            list(paths),
-            options,
-            progress=show,
-            on_finished=None if quiet else lambda source: _tell_traffic(source, started),
-        )
-    except KeyboardInterrupt:
-        from reportkit.publish.staging import sweep
-
-        sweep(out)  # the interrupt may have landed while a swap was clearing up after itself
-        raise
+    outcomes = run_paths(
+        list(paths),
+        options,
+        progress=show,
+        on_finished=None if quiet else lambda source: _tell_traffic(source, started),
+    )
     failed = False
     manifests = []
     for outcome in outcomes:
@@ -634,25 +598,15 @@ def render_command(
     Example:
       reportkit render out/weekly-ecommerce/2026-11-29 --template my-templates --format pdf
     """
-    import json as json_mod
+    from reportkit.app import rerender_folder
 
-    from reportkit.language.model import OutputSpec
-    from reportkit.publish.folders import MANIFEST_FILE, rerender_report
-    from reportkit.render import FORMATS
-
-    wanted: tuple[str, ...]
-    parsed = _parse_formats(formats)
-    if parsed:
-        wanted = parsed
-    else:
-        wanted = FORMATS
-        try:
-            previous = json_mod.loads((folder / MANIFEST_FILE).read_text("utf-8"))
-            wanted = tuple(previous.get("formats") or FORMATS)
-        except (OSError, ValueError, AttributeError):
-            pass
-    output = OutputSpec(formats=wanted, template=template, paper=paper, orientation=orientation)  # type: ignore[arg-type]
-    manifest = rerender_report(folder, output, formats=wanted)
+    manifest = rerender_folder(
+        folder,
+        formats=_parse_formats(formats),
+        template=template,
+        paper=paper,
+        orientation=orientation,  # type: ignore[arg-type]
+    )
     if as_json:
         click.echo(manifest.to_json(), nl=False)
     else:
@@ -737,26 +691,21 @@ def emulate(
     import logging
     import threading
 
-    from reportkit.errors import InvalidInput
-    from reportkit.sources.emulator import parse_faults, start_emulator
+    from reportkit.app import serving_emulator
+    from reportkit.sources.emulator import parse_faults
 
     try:
         fault_rates = parse_faults(faults)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--faults") from None
-    if not db.is_file():
-        raise InvalidInput(f"{db}: no such DuckDB store (build one with reportkit demo or import)")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     logger = logging.getLogger("reportkit.emulator")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    from reportkit.sources.local import LocalEngine
-
-    engine = LocalEngine(db, read_only=True)
     try:
-        emulator = start_emulator(
-            engine,
+        with serving_emulator(
+            db,
             host,
             port,
             account_id=account_id,
@@ -767,22 +716,15 @@ def emulate(
             faults=fault_rates,
             seed=seed,
             slow_seconds=slow_seconds,
-        )
-    except OSError as exc:
-        engine.close()
-        raise InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    click.echo(f"emulating CleverTap at {emulator.url} from {db} (Ctrl-C stops)", err=True)
-    click.echo(f"export CLEVERTAP_BASE_URL={emulator.url}")
-    sys.stdout.flush()
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        ) as emulator:
+            click.echo(f"emulating CleverTap at {emulator.url} from {db} (Ctrl-C stops)", err=True)
+            click.echo(f"export CLEVERTAP_BASE_URL={emulator.url}")
+            sys.stdout.flush()
+            with contextlib.suppress(KeyboardInterrupt):
+                threading.Event().wait()
     finally:
-        emulator.stop()
-        engine.close()
         logger.removeHandler(handler)
-        click.echo("emulator stopped", err=True)
+    click.echo("emulator stopped", err=True)
 
 
 def main() -> None:

@@ -44,6 +44,24 @@ class Request:
         """A canonical identity of the call: equal for requests the API answers identically."""
         return self.endpoint + " " + json.dumps(self.body, sort_keys=True, separators=(",", ":"))
 
+    def describe(self) -> dict[str, Any]:
+        """The request as `reportkit plan --json` prints it: endpoint, body and what it serves."""
+        serves = [
+            {
+                name: value
+                for name, value in (
+                    ("query", s.query_id),
+                    ("window", s.role),
+                    ("measure", s.measure),
+                    ("group", s.group),
+                    ("request_key", s.request_key),
+                )
+                if value is not None
+            }
+            for s in self.serves
+        ]
+        return {"endpoint": self.endpoint, "body": self.body, "serves": serves}
+
 
 @dataclass(frozen=True, slots=True)
 class QueryWindows:
