@@ -727,5 +727,58 @@ def emulate(
     click.echo("emulator stopped", err=True)
 
 
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="0: any free."
+)
+@AS_OF
+@click.option(
+    "--source",
+    "source_text",
+    default="demo",
+    show_default=True,
+    help="demo (built-in demo data), local:PATH (a DuckDB store) or clevertap (your account).",
+)
+@STATE_DIR
+@click.option("--no-cache", is_flag=True, help="Ask the source again on every redraw.")
+def preview(
+    path: Path,
+    host: str,
+    port: int,
+    as_of: datetime | None,
+    source_text: str,
+    state_dir: Path,
+    no_cache: bool,
+) -> None:
+    """Serve a report (or a folder of reports) and redraw it in the browser on every save.
+
+    The page redraws when the definition or a file of its template folder changes; answers come
+    through the cache, so only changed queries are asked again. A definition with errors shows
+    them in the page. Ctrl-C stops the server.
+
+    \b
+    Example:
+      reportkit preview reports/weekly-ecommerce.yaml --as-of 2026-11-30
+      reportkit preview reports/ --source local:events.duckdb --port 8001
+    """
+    from reportkit.app import serving_preview
+
+    with serving_preview(
+        path,
+        host,
+        port,
+        as_of=as_of.date() if as_of else None,
+        source=source_text,
+        state_dir=state_dir,
+        use_cache=not no_cache,
+    ) as server:
+        click.echo(f"previewing {path} at {server.url} (Ctrl-C stops)", err=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    click.echo("preview stopped", err=True)
+
+
 def main() -> None:
     cli(prog_name="reportkit")

@@ -448,8 +448,28 @@ def _outside_reference(svg: str) -> str | None:
     return None
 
 
+_SVG_BY_SPEC: dict[str, str] = {}
+_SVG_CACHE_SIZE = 128
+
+
 def render_svg(chart: Chart) -> str:
-    """The chart as SVG text, with nothing in it that loads a file, an image or a URL."""
+    """The chart as SVG text, with nothing in it that loads a file, an image or a URL.
+
+    Drawing is the slow part of rendering (a JavaScript engine per chart), so the SVG of a spec
+    already drawn in this process is reused: the preview redraws a page whose charts did not
+    change (a new title, a new description) without drawing them again."""
+    key = json.dumps(chart.spec, sort_keys=True, default=str)
+    known = _SVG_BY_SPEC.get(key)
+    if known is not None:
+        return known
+    svg = _draw_svg(chart)
+    if len(_SVG_BY_SPEC) >= _SVG_CACHE_SIZE:
+        _SVG_BY_SPEC.pop(next(iter(_SVG_BY_SPEC)), None)
+    _SVG_BY_SPEC[key] = svg
+    return svg
+
+
+def _draw_svg(chart: Chart) -> str:
     import vl_convert as vlc  # heavy: starts an embedded JavaScript engine
 
     try:
