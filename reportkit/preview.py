@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from reportkit.sources.base import Source
 
 MAX_TEMPLATE_FILES = 500  # a template folder is a few files; never walk a whole disk
+MAX_MEMO_CHARTS = 256  # SVGs kept for redraws: a few reports' charts
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ class Preview:
         self._builds: dict[str, Build] = {}
         self._good: dict[str, Build] = {}
         self._templates: dict[str, Path] = {}
+        self._svgs: dict[str, str] = {}  # chart spec -> SVG: an unchanged chart is not redrawn
 
     @property
     def is_folder(self) -> bool:
@@ -179,7 +181,11 @@ class Preview:
                 generated_at=now,
                 version=__version__,
             )
-            page = render_report(result, report.output, formats=("html",))["report.html"]
+            if len(self._svgs) > MAX_MEMO_CHARTS:
+                self._svgs.clear()
+            page = render_report(result, report.output, formats=("html",), svg_memo=self._svgs)[
+                "report.html"
+            ]
         except SpecError as exc:
             return Build(name, generation, problems=tuple(exc.problems))
         except _Failed as exc:

@@ -100,3 +100,20 @@ def test_charts_of_one_shape_keep_their_own_data() -> None:
     first_svg, second_svg = render_svg(first), render_svg(second)
     assert "Alpha" in first_svg and "Gamma" not in first_svg
     assert "Gamma" in second_svg and "Alpha" not in second_svg
+
+
+def test_a_memo_spares_drawing_a_chart_drawn_before() -> None:
+    from reportkit.render.charts import render_svgs
+
+    first, second = charts_of(labelled(["Cap", "Boot"], "a"), labelled(["Hat"], "b"))
+    memo: dict[str, str] = {}
+    drawn = render_svgs([first, second], memo)
+    assert len(memo) == 2 and set(drawn) == {first.chart_id, second.chart_id}
+    assert all(same_svg(drawn[c.chart_id], render_svg(c)) for c in (first, second))
+    # what the memo holds for a spec is what comes back: the chart is not drawn again
+    memo[next(iter(memo))] = "<svg>kept</svg>"
+    again = render_svgs([first, second], memo)
+    assert (
+        again[first.chart_id] == "<svg>kept</svg>"
+        and again[second.chart_id] == drawn[second.chart_id]
+    )

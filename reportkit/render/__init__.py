@@ -11,7 +11,7 @@ Import-light on purpose: Jinja, vl-convert and WeasyPrint load inside `render_re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from typing import TYPE_CHECKING
 
 from reportkit.errors import RenderError
@@ -41,9 +41,11 @@ def render_report(
     output: OutputSpec,
     *,
     formats: Sequence[str] | None = None,
+    svg_memo: MutableMapping[str, str] | None = None,
 ) -> dict[str, bytes]:
     """The report's files as {path relative to the report folder: content}: report.html,
-    report.md with charts/<chart>.png, report.pdf. Nothing is written; publishing owns the disk."""
+    report.md with charts/<chart>.png, report.pdf. Nothing is written; publishing owns the disk.
+    `svg_memo` (kept by the caller) spares drawing a chart whose spec was drawn before."""
     from reportkit.render import charts as chart_mod
     from reportkit.render.environment import template_dirs
     from reportkit.render.html import render_html
@@ -54,7 +56,7 @@ def render_report(
     wanted = normalize_formats(formats if formats is not None else output.formats)
     view = build_report_view(result)
     charts = chart_mod.build_charts(view)
-    svgs = chart_mod.render_svgs(charts) if wanted else {}
+    svgs = chart_mod.render_svgs(charts, svg_memo) if wanted else {}
     files: dict[str, bytes] = {}
 
     html = render_html(view, output, svgs) if {"html", "pdf"} & set(wanted) else ""

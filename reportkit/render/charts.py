@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -448,28 +448,8 @@ def _outside_reference(svg: str) -> str | None:
     return None
 
 
-_SVG_BY_SPEC: dict[str, str] = {}
-_SVG_CACHE_SIZE = 128
-
-
 def render_svg(chart: Chart) -> str:
-    """The chart as SVG text, with nothing in it that loads a file, an image or a URL.
-
-    Drawing is the slow part of rendering (a JavaScript engine per chart), so the SVG of a spec
-    already drawn in this process is reused: the preview redraws a page whose charts did not
-    change (a new title, a new description) without drawing them again."""
-    key = json.dumps(chart.spec, sort_keys=True, default=str)
-    known = _SVG_BY_SPEC.get(key)
-    if known is not None:
-        return known
-    svg = _draw_svg(chart)
-    if len(_SVG_BY_SPEC) >= _SVG_CACHE_SIZE:
-        _SVG_BY_SPEC.pop(next(iter(_SVG_BY_SPEC)), None)
-    _SVG_BY_SPEC[key] = svg
-    return svg
-
-
-def _draw_svg(chart: Chart) -> str:
+    """The chart as SVG text, with nothing in it that loads a file, an image or a URL."""
     import vl_convert as vlc  # heavy: starts an embedded JavaScript engine
 
     try:
@@ -546,8 +526,22 @@ def _check_png_size(chart: Chart, svg: str, scale: float) -> None:
             )
 
 
-def render_svgs(charts: Iterable[Chart]) -> dict[str, str]:
-    return {chart.chart_id: render_svg(chart) for chart in charts}
+def render_svgs(
+    charts: Iterable[Chart], memo: MutableMapping[str, str] | None = None
+) -> dict[str, str]:
+    """The SVG of every chart, by chart id. With `memo` (spec JSON -> SVG, kept by the caller),
+    a chart whose spec was drawn before is not drawn again: drawing is the slow part of
+    rendering, and the preview redraws pages whose charts did not change."""
+    if memo is None:
+        return {chart.chart_id: render_svg(chart) for chart in charts}
+    svgs = {}
+    for chart in charts:
+        key = json.dumps(chart.spec, sort_keys=True, default=str)
+        svg = memo.get(key)
+        if svg is None:
+            svg = memo[key] = render_svg(chart)
+        svgs[chart.chart_id] = svg
+    return svgs
 
 
 def _first_line(exc: BaseException) -> str:
