@@ -7,7 +7,6 @@ Commands parse arguments, call the library and map its errors to exit codes
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import signal
 import sys
@@ -175,6 +174,8 @@ def plan(path: Path, as_of: datetime | None, as_json: bool) -> None:
 
     report, day, planned = plan_path(path, as_of.date() if as_of else None)
     if as_json:
+        import json
+
         rows = [request.describe() for request in planned.requests]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -396,6 +397,8 @@ def run(
         if outcome.error:
             _warn(f"  {outcome.error}")
     if as_json:
+        import json
+
         click.echo(json.dumps(manifests, indent=2, ensure_ascii=False))
     if deliver:
         sent = deliver_outcomes(outcomes, delivery, state_dir=state_dir, out=out)
