@@ -101,9 +101,27 @@ def _schema_problems(data: Any) -> Iterator[tuple[PathKey, str]]:
     # A value of the wrong type gets one message: "expected an integer" says it all for `.inf`,
     # without "inf is greater than the maximum of 100" as well.
     mistyped = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
-    for error in errors:
-        if error.validator == "type" or tuple(error.absolute_path) not in mistyped:
-            yield from _describe(error)
+    problems = [
+        problem
+        for error in errors
+        if error.validator == "type" or tuple(error.absolute_path) not in mistyped
+        for problem in _describe(error)
+    ]
+    # A misspelt required key (`gropus:`) is one mistake: say only "unknown key 'gropus'; did
+    # you mean 'groups'?" at the misspelt key, not also "missing required key 'groups'".
+    suggested = {
+        (where[:-1], message.rsplit("did you mean ", 1)[1].rstrip("?"))
+        for where, message in problems
+        if where and message.startswith("unknown key ") and "; did you mean " in message
+    }
+    for where, message in problems:
+        missing = _MISSING.match(message)
+        if missing and (where, missing.group(1)) in suggested:
+            continue
+        yield where, message
+
+
+_MISSING = re.compile(r"missing required key ('[^']*')")
 
 
 def _describe(error: Any) -> Iterator[tuple[PathKey, str]]:
