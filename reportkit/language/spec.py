@@ -121,6 +121,7 @@ def _schema_problems(data: Any) -> Iterator[tuple[PathKey, str]]:
         yield where, message
 
 
+_YAML11_BOOLS = frozenset({"yes", "no", "on", "off", "y", "n"})
 _MISSING = re.compile(r"missing required key ('[^']*')")
 
 
@@ -191,7 +192,11 @@ def _describe(error: Any) -> Iterator[tuple[PathKey, str]]:
             if isinstance(expected, list)
             else _article(expected)
         )
-        yield path, f"expected {names}, got {_json_type(error.instance)}"
+        advice = ""
+        if "boolean" in expected and str(error.instance).lower() in _YAML11_BOOLS:
+            # YAML 1.2 (and reportkit) read yes/no/on/off as text
+            advice = ": write true or false"
+        yield path, f"expected {names}, got {_json_type(error.instance)}{advice}"
         return
     yield path, _limit_message(kind, error)
 
@@ -301,6 +306,10 @@ class _Builder:
 
     def build(self) -> Report:
         data: dict[str, Any] = self.doc.data
+        if isinstance(data["version"], float):  # the schema's const 1 takes 1.0 as well
+            self.problem(
+                ("version",), f"write version: 1 (a whole number), not {data['version']!r}"
+            )
         report_id = data.get("id") or _slug(self.path.stem).replace("_", "-") or "report"
         timezone = data.get("timezone", "UTC")
         try:
