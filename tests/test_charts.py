@@ -117,3 +117,28 @@ def test_a_memo_spares_drawing_a_chart_drawn_before() -> None:
         again[first.chart_id] == "<svg>kept</svg>"
         and again[second.chart_id] == drawn[second.chart_id]
     )
+
+
+def _tick_labels(svg: str) -> list[str]:
+    return re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+
+
+def test_small_counts_get_whole_number_ticks() -> None:
+    def counts_chart(counts: list[int]) -> Chart:
+        rows = tuple(Row("STR", f"v{i}", c, None) for i, c in enumerate(counts))
+        group = GroupTable("product", "Product", "event_properties", 10, "desc", rows)
+        (chart,) = charts_of(replace(top_query("top"), groups=(group,)))
+        return chart
+
+    assert _tick_labels(render_svg(counts_chart([1, 1])))[:3] == ["0", "1", "Count"]
+    assert _tick_labels(render_svg(counts_chart([3, 1])))[:5] == ["0", "1", "2", "3", "Count"]
+    many = _tick_labels(render_svg(counts_chart([37, 2])))
+    ticks = many[: many.index("Count")]
+    assert ticks[0] == "0" and len(set(ticks)) == len(ticks)  # no tick printed twice
+
+
+def test_a_trend_of_small_daily_counts_has_whole_number_ticks() -> None:
+    points = tuple(TrendPoint(f"202611{day:02d}", day % 2) for day in range(1, 8))
+    (chart,) = charts_of(replace(trend_query("trend", compare=False), trend=points))
+    labels = _tick_labels(render_svg(chart))
+    assert "0.5" not in labels and labels.count("1") == 1

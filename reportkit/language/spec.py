@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -287,6 +288,31 @@ def _as_tuple(value: str | list[str] | None) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
+TEMPLATE_DIRS_ENV = "REPORTKIT_TEMPLATE_DIRS"
+
+
+def repository_of(definition: Path) -> Path:
+    """The repository a definition belongs to: the nearest folder above it holding `.git`, or
+    the definition's own folder when it is in no repository."""
+    folder = definition.resolve().parent
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return folder
+
+
+def template_allowed(
+    template: Path, definition: Path, env: Mapping[str, str] | None = None
+) -> bool:
+    """Whether a definition may use `template` (resolved): a folder inside its repository, or
+    inside a folder listed in $REPORTKIT_TEMPLATE_DIRS (separated by os.pathsep). Anything else
+    (`/`, a home folder) would let the template and the PDF read files it has no business with."""
+    listed = (os.environ if env is None else env).get(TEMPLATE_DIRS_ENV, "")
+    roots = [repository_of(definition)]
+    roots += [Path(entry).expanduser().resolve() for entry in listed.split(os.pathsep) if entry]
+    return any(template.is_relative_to(root) for root in roots)
+
+
 class _Builder:
     """Builds a `Report` from schema-valid data, collecting located rule violations."""
 
@@ -403,6 +429,13 @@ class _Builder:
             if not found:
                 missing = f"template folder {clip(raw['template'])} does not exist"
                 self.problem(("output", "template"), missing)
+            elif template is not None and not template_allowed(template, self.path):
+                self.problem(
+                    ("output", "template"),
+                    f"template folder {clip(raw['template'])} is outside the report's "
+                    f"repository {repository_of(self.path)}: keep templates inside it, or list "
+                    f"the folder in ${TEMPLATE_DIRS_ENV}",
+                )
         return OutputSpec(
             formats=tuple(raw.get("formats", ("html", "pdf", "md"))),
             template=template,

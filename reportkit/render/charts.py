@@ -102,15 +102,25 @@ def label_limit(labels: Iterable[str], limit: int, *, exact: bool = False) -> in
     return 0
 
 
+SMALL_PEAK = 10  # below this, Vega would put ticks between whole numbers
+
+
 def _count_axis(peak: float, exact: bool, title: str = "Count") -> dict[str, Any]:
-    """A count axis; its tick labels are at most "-" and ten times the peak, with commas."""
+    """A count axis; its tick labels are at most "-" and ten times the peak, with commas.
+
+    Counts are whole numbers, and so are their ticks: with a small peak Vega would tick 0, 0.5,
+    1 (`tickMinStep` is not enough in every Vega version), which ",d" prints "0 1 1"; there the
+    ticks are listed, one per whole number."""
     widest = f"-{round(abs(peak)) * 10:,d}"
-    return {
+    axis: dict[str, Any] = {
         "title": title,
         "format": ",d",
         "tickMinStep": 1,
         "labelLimit": label_limit([widest], AXIS_LABEL_LIMIT, exact=exact),
     }
+    if 0 < abs(peak) < SMALL_PEAK and float(peak).is_integer():
+        axis["values"] = list(range(0, int(abs(peak)) + 1))
+    return axis
 
 
 def _peak(values: list[dict[str, Any]], *fields: str) -> float:
