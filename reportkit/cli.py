@@ -538,7 +538,7 @@ def demo_command(events: int, db: str, seed: int, days: int) -> None:
 def import_command(
     files: tuple[str, ...], db: str, timezone: str | None, skip_invalid: bool
 ) -> None:
-    """Load JSON Lines, CSV or Parquet event files into a local store, all or nothing.
+    """Load JSON Lines (or JSON arrays), CSV or Parquet event files into a store, all or nothing.
 
     A bad record stops the import with FILE:LINE: reason and leaves the store unchanged, unless
     --skip-invalid loads the rest.
