@@ -237,3 +237,75 @@ def test_a_folder_lists_its_reports_and_previews_each(
     assert pdf.get_attribute("href") == "/pdf/team/second.yaml"
     page.click("#reportkit-preview-bar >> text=all reports")
     expect(links).to_have_count(2)
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_the_command_serves_until_interrupted(demo_store: Path, report_file: Path) -> None:
+    import select
+    import signal
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "reportkit", "preview", str(report_file), "--port", "0"]
+    command += ["--as-of", "2026-11-30", "--source", f"local:{demo_store}"]
+    command += ["--state-dir", str(report_file.parent / "state")]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        ready, _, _ = select.select([process.stderr], [], [], 120)
+        assert ready, "the preview did not say where it listens"
+        line = process.stderr.readline()
+        assert line.startswith(f"previewing {report_file} at http://127.0.0.1:")
+        url = line.split(" at ", 1)[1].split()[0]
+        assert "<h1>Shop pulse</h1>" in _get(url)[2].decode("utf-8")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+        assert process.stderr.read() == "preview stopped\n"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def test_the_command_refuses_a_missing_path_and_a_busy_port(tmp_path: Path) -> None:
+    import socket
+
+    from click.testing import CliRunner
+
+    from reportkit.cli import cli
+
+    done = CliRunner().invoke(cli, ["preview", str(tmp_path / "nope.yaml")])
+    assert (done.exit_code, done.stderr) == (
+        2,
+        f"error: {tmp_path / 'nope.yaml'}: no such file or folder\n",
+    )
+    report = tmp_path / "r.yaml"
+    report.write_text(REPORT)
+    store = tmp_path / "store.duckdb"
+    from reportkit.sources.demo import build_demo
+
+    build_demo(store, events=50, seed=1, end=AS_OF, days=2)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = CliRunner().invoke(
+            cli,
+            [
+                "preview",
+                str(report),
+                "--port",
+                str(port),
+                "--source",
+                f"local:{store}",
+                "--state-dir",
+                str(tmp_path / "state"),
+            ],
+        )
+    assert done.exit_code == 2
+    assert done.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
+    assert "Traceback" not in done.stderr
