@@ -20,6 +20,7 @@ no dependency, and it sees editors that save through a temp file and a rename.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import threading
@@ -157,10 +158,10 @@ class Preview:
 
         try:
             report = load_report(file)
-            if report.output.template is not None:
-                self._templates[name] = report.output.template
-            else:
-                self._templates.pop(name, None)
+            # replaced, never changed in place: the watcher thread reads it without the lock
+            others = {k: v for k, v in self._templates.items() if k != name}
+            template = report.output.template
+            self._templates = others if template is None else {**others, name: template}
             now = self._clock()
             plan = plan_requests(report, self.as_of or default_as_of(report, now))
             answers = execute(plan.requests, self.source, cache=self.cache, on_progress=count)
@@ -379,7 +380,8 @@ class PreviewServer(ThreadingHTTPServer):
 
     def _watch(self) -> None:
         while not self.stopping:
-            self.check()
+            with contextlib.suppress(OSError):  # a folder vanished while walked: next time
+                self.check()
             time.sleep(self.poll)
 
     def start(self) -> None:
