@@ -23,6 +23,7 @@ import click
 
 from reportkit import __version__
 from reportkit.errors import ReportkitError, SpecError
+from reportkit.language.model import FILTER_LISTS
 from reportkit.text import inert_text
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -204,6 +205,9 @@ def plan(path: Path, as_of: datetime | None, as_json: bool) -> None:
             f"  POST {request.endpoint:<24} {body['event_name']!r} {body['from']}-{body['to']}"
             + (f" groups: {groups}" if groups else "")
         )
+        for key in FILTER_LISTS.values():
+            if key in body:  # exactly as the body carries them
+                click.echo(f"       {key}: {json.dumps(body[key], ensure_ascii=False)}")
         click.echo(f"       serves {', '.join(serves)}")
 
 

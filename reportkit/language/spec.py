@@ -428,7 +428,9 @@ class _Builder:
                     at,
                     "give exactly one operator (equals, not_equals, contains, does_not_contain, "
                     "exists, does_not_exist, greater_than, ...)"
-                    + (f"; this item has {written}: write one item per operator" if written else ""),
+                    + (
+                        f"; this item has {written}: write one item per operator" if written else ""
+                    ),
                 )
                 continue
             scope, operator = scopes[0], operators[0]
