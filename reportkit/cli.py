@@ -634,9 +634,36 @@ def render_command(
 @click.option(
     "--partial-polls",
     type=click.IntRange(0),
+    default=1,
+    show_default=True,
+    help="Answer `partial` this many times (the POST included) before `success`; 0 answers at"
+    " once (rare on the real service).",
+)
+@click.option(
+    "--in-progress",
+    type=click.Choice(["partial", "code2", "202", "text"]),
+    default="partial",
+    show_default=True,
+    help="How a poll says `not yet`: a partial body, a fail body with code 2, HTTP 202, or the"
+    " plain text `still in progress`.",
+)
+@click.option(
+    "--string-req-ids", is_flag=True, help="Hand out req_ids as strings (r123...), not integers."
+)
+@click.option(
+    "--fail-form",
+    type=click.Choice(["200", "400"]),
+    default="200",
+    show_default=True,
+    help="Ordinary failures as recorded (HTTP 200, error '[\"Invalid event : X\"]') or"
+    " as HTTP 400.",
+)
+@click.option(
+    "--overfill",
+    type=click.IntRange(0),
     default=0,
     show_default=True,
-    help="Answer `partial` this many times (the POST included) before `success`.",
+    help="Answer top.json with this many values more than top_n per type, as the service may.",
 )
 @click.option(
     "--latency",
@@ -657,7 +684,7 @@ def render_command(
     default="",
     metavar="SPEC",
     help="Inject faults, e.g. 500:0.1,429:0.05,reset:0.02,slow:0.05,garbage:0.02,fail200:0.02"
-    " (also expire).",
+    " (also expire: a poll's req_id is forgotten; 405: a POST is refused, to be asked by GET).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fault draws.")
 @click.option(
@@ -674,6 +701,10 @@ def emulate(
     account_id: str | None,
     passcode: str | None,
     partial_polls: int,
+    in_progress: str,
+    string_req_ids: bool,
+    fail_form: str,
+    overfill: int,
     latency: float,
     concurrency: int,
     faults: str,
@@ -683,8 +714,9 @@ def emulate(
     """Serve the CleverTap query API from a local store, for offline development and tests.
 
     Serves POST /1/counts/top.json, events.json, profiles.json and trends.json as the real service
-    does: auth headers, `partial` answers polled by GET ?req_id=, the concurrency limit, and faults
-    injected with a seed. Logs one line per request; Ctrl-C stops it.
+    does: auth headers, `partial` answers polled by GET ?req_id=, failures as HTTP 200 fail bodies,
+    the concurrency limit, the trend limits (one year, 5 groups), and faults injected with a seed.
+    Logs one line per request; Ctrl-C stops it. The modes are described in docs/emulator.md.
 
     \b
     Example:
@@ -715,6 +747,10 @@ def emulate(
             account_id=account_id,
             passcode=passcode,
             partial_polls=partial_polls,
+            in_progress=in_progress,
+            string_req_ids=string_req_ids,
+            fail_form=fail_form,
+            overfill=overfill,
             latency=latency,
             concurrency=concurrency,
             faults=fault_rates,
