@@ -187,9 +187,11 @@ def _top_groups(query: Query, answers: _Answers) -> tuple[GroupTable, ...]:
         previous = answers.body(query.id, "previous", "top", group.key)
         if previous:
             _, serves, body = previous
+            # the previous window's top_n too, whatever extra values the service answered, so
+            # the numbers do not depend on how much more than top_n a source sends
+            earlier = _top_rows(body, serves.request_key or group.key, query.id)
             before = {
-                (r.type, r.value): r.count
-                for r in _top_rows(body, serves.request_key or group.key, query.id)
+                (r.type, r.value): r.count for r in rank_rows(earlier, group.order, group.top_n)
             }
             ranked = tuple(
                 Row(r.type, r.value, r.count, before.get((r.type, r.value))) for r in ranked

@@ -292,7 +292,7 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         started = time.monotonic()
         self._status, self._note = 0, ""
-        raw = self._read_body() if method == "POST" else b""
+        raw = self._read_body()  # a GET may carry the JSON body too (asked again after a 405)
         url = urlsplit(self.path)
         with state.lock:
             state.in_flight += 1
