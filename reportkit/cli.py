@@ -688,6 +688,13 @@ def render_command(
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fault draws.")
 @click.option(
+    "--req-ttl",
+    type=click.FloatRange(0),
+    default=600.0,
+    show_default=True,
+    help="Seconds a req_id stays pollable; a later poll is told it is unknown or expired.",
+)
+@click.option(
     "--slow-seconds",
     type=click.FloatRange(0),
     default=3.0,
@@ -709,6 +716,7 @@ def emulate(
     concurrency: int,
     faults: str,
     seed: int,
+    req_ttl: float,
     slow_seconds: float,
 ) -> None:
     """Serve the CleverTap query API from a local store, for offline development and tests.
@@ -755,6 +763,7 @@ def emulate(
             concurrency=concurrency,
             faults=fault_rates,
             seed=seed,
+            req_ttl=req_ttl,
             slow_seconds=slow_seconds,
         ) as emulator:
             click.echo(f"emulating CleverTap at {emulator.url} from {db} (Ctrl-C stops)", err=True)

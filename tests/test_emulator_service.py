@@ -186,7 +186,7 @@ def test_emulate_exposes_every_mode_on_the_command_line(tmp_path: Path) -> None:
     db = tmp_path / "demo.duckdb"
     demo.build_demo(db, events=2_000, end=date(2026, 11, 30), days=30)
     args = ["--port", "0", "--partial-polls", "2", "--in-progress", "text", "--string-req-ids"]
-    args += ["--overfill", "3", "--faults", "405:1.0", "--fail-form", "200"]
+    args += ["--overfill", "3", "--faults", "405:1.0", "--fail-form", "200", "--req-ttl", "30"]
     process = subprocess.Popen(
         [sys.executable, "-m", "reportkit", "emulate", "--db", str(db), *args],
         cwd=ROOT,
