@@ -171,12 +171,12 @@ def plan(path: Path, as_of: datetime | None, as_json: bool) -> None:
     Example:
       reportkit plan reports/weekly-ecommerce.yaml --as-of 2026-11-30 --json
     """
+    import json  # plan's output quotes request bodies; --help does not need it
+
     from reportkit.app import plan_path
 
     report, day, planned = plan_path(path, as_of.date() if as_of else None)
     if as_json:
-        import json
-
         rows = [request.describe() for request in planned.requests]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
