@@ -3,7 +3,7 @@ Python user makes. The CLI only parses arguments, prints and maps errors to exit
 
     validate  -> validate_paths        plan     -> plan_path
     run       -> run_paths (+ deliver_outcomes with --deliver)
-    send      -> send_folders          render   -> rerender_folder
+    send      -> send_folders          render   -> rerender_folder, rebuild_from_pdf
     emulate   -> serving_emulator      demo     -> reportkit.sources.demo.build_demo
     import    -> reportkit.store.importer.import_events
     diff      -> diff_revisions
@@ -302,6 +302,34 @@ def rerender_folder(
             wanted = tuple(previous.get("formats") or FORMATS)
     output = OutputSpec(formats=wanted, template=template, paper=paper, orientation=orientation)
     return rerender_report(folder, output, formats=wanted)
+
+
+def rebuild_from_pdf(
+    pdf: Path,
+    out: Path,
+    *,
+    formats: Sequence[str] | None = None,
+    template: Path | None = None,
+    paper: str = "A4",
+    orientation: Literal["portrait", "landscape"] = "portrait",
+) -> Manifest:
+    """`reportkit render FILE.pdf`: an archival PDF (output.pdf.archive) back into a report
+    folder OUT/<report id>/<window end>/ with results.json and the other formats rebuilt from
+    the results it carries; the PDF itself is kept as it is, byte for byte."""
+    from reportkit.language.model import OutputSpec
+    from reportkit.publish.archive import read_archive
+    from reportkit.publish.folders import publish_report
+    from reportkit.render import FILE_NAMES, FORMATS
+
+    archive = read_archive(pdf)
+    wanted = tuple(formats) if formats else FORMATS
+    output = OutputSpec(
+        formats=wanted, template=template, paper=paper, orientation=orientation, pdf_archive=True
+    )
+    keep = {FILE_NAMES["pdf"]: archive.pdf} if "pdf" in wanted else {}
+    return publish_report(
+        out, archive.result, output, formats=wanted, definition=archive.definition, keep=keep
+    )
 
 
 @contextlib.contextmanager

@@ -559,7 +559,7 @@ def import_command(
 
 
 @cli.command("render", context_settings=CONTEXT_SETTINGS)
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("folder", type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--format",
     "formats",
@@ -580,6 +580,13 @@ def import_command(
     default="portrait",
     show_default=True,
 )
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="For an archival PDF: the report folder goes to OUT/<report id>/<window end>/.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the new manifest as JSON.")
 def render_command(
     folder: Path,
@@ -587,6 +594,7 @@ def render_command(
     template: Path | None,
     paper: str,
     orientation: str,
+    out: Path,
     as_json: bool,
 ) -> None:
     """Render a report folder again from its results.json, without querying.
@@ -594,23 +602,40 @@ def render_command(
     FOLDER is OUT/<report id>/<date> as written by `reportkit run`. Handy while working on
     templates: the files are replaced atomically, results.json is kept.
 
+    FOLDER may also be an archival PDF (made with output.pdf.archive: true): the results and
+    definition it carries become a report folder under --out again, the PDF kept as it is and
+    the other formats rebuilt.
+
     \b
     Example:
       reportkit render out/weekly-ecommerce/2026-11-29 --template my-templates --format pdf
+      reportkit render archive/weekly-2026-11-29.pdf --out restored
     """
-    from reportkit.app import rerender_folder
+    from reportkit.app import rebuild_from_pdf, rerender_folder
 
-    manifest = rerender_folder(
-        folder,
-        formats=_parse_formats(formats),
-        template=template,
-        paper=paper,
-        orientation=orientation,  # type: ignore[arg-type]
-    )
+    if folder.is_file():
+        manifest = rebuild_from_pdf(
+            folder,
+            out,
+            formats=_parse_formats(formats),
+            template=template,
+            paper=paper,
+            orientation=orientation,  # type: ignore[arg-type]
+        )
+        where = manifest.directory
+    else:
+        manifest = rerender_folder(
+            folder,
+            formats=_parse_formats(formats),
+            template=template,
+            paper=paper,
+            orientation=orientation,  # type: ignore[arg-type]
+        )
+        where = folder
     if as_json:
         click.echo(manifest.to_json(), nl=False)
     else:
-        click.echo(f"rendered {folder} ({', '.join(manifest.formats)})")
+        click.echo(f"rendered {where} ({', '.join(manifest.formats)})")
 
 
 @cli.command("diff")
