@@ -444,7 +444,8 @@ def _load_side(tree: Tree, definition: Definition, as_of: date) -> _Side:
     file = tree.root / definition.relative
     where = tree.locate(definition.relative)
     try:
-        report = load_report(file)
+        # a revision is checked out without its .git: its templates may be anywhere in it
+        report = load_report(file, template_roots=(tree.root,))
     except SpecError as exc:
         # name the revision, not the temporary folder it was checked out to
         lines = tuple(p.replace(str(file), where, 1) for p in exc.problems)

@@ -311,15 +311,18 @@ def repository_of(definition: Path) -> Path:
 
 
 def template_allowed(
-    template: Path, definition: Path, env: Mapping[str, str] | None = None
+    template: Path,
+    definition: Path,
+    env: Mapping[str, str] | None = None,
+    roots: Sequence[Path] = (),
 ) -> bool:
     """Whether a definition may use `template` (resolved): a folder inside its repository, or
     inside a folder listed in $REPORTKIT_TEMPLATE_DIRS (separated by os.pathsep). Anything else
     (`/`, a home folder) would let the template and the PDF read files it has no business with."""
     listed = (os.environ if env is None else env).get(TEMPLATE_DIRS_ENV, "")
-    roots = [repository_of(definition)]
-    roots += [Path(entry).expanduser().resolve() for entry in listed.split(os.pathsep) if entry]
-    return any(template.is_relative_to(root) for root in roots)
+    allowed = [repository_of(definition), *(Path(root).resolve() for root in roots)]
+    allowed += [Path(entry).expanduser().resolve() for entry in listed.split(os.pathsep) if entry]
+    return any(template.is_relative_to(root) for root in allowed)
 
 
 def _wire_value(value: Any) -> FilterValue:
@@ -340,8 +343,9 @@ def _wire_primitive(value: Any) -> str | int | float:
 class _Builder:
     """Builds a `Report` from schema-valid data, collecting located rule violations."""
 
-    def __init__(self, path: Path, doc: Doc) -> None:
+    def __init__(self, path: Path, doc: Doc, template_roots: Sequence[Path] = ()) -> None:
         self.path, self.doc = path, doc
+        self.template_roots = template_roots
         self.problems: list[tuple[PathKey, str]] = []
 
     def problem(self, where: PathKey, message: str) -> None:
@@ -516,7 +520,9 @@ class _Builder:
             if not found:
                 missing = f"template folder {clip(raw['template'])} does not exist"
                 self.problem(("output", "template"), missing)
-            elif template is not None and not template_allowed(template, self.path):
+            elif template is not None and not template_allowed(
+                template, self.path, roots=self.template_roots
+            ):
                 self.problem(
                     ("output", "template"),
                     f"template folder {clip(raw['template'])} is outside the report's "
@@ -585,8 +591,10 @@ def _decode(raw: bytes, path: Path) -> str:
         ) from None
 
 
-def parse_report(text: str | bytes, path: Path) -> Report:
-    """Parse and check one definition's text; raise `SpecError` listing every problem."""
+def parse_report(text: str | bytes, path: Path, *, template_roots: Sequence[Path] = ()) -> Report:
+    """Parse and check one definition's text; raise `SpecError` listing every problem.
+    `template_roots`: folders besides the definition's repository that `output.template` may
+    be in (a revision checked out without its .git, for `reportkit diff`)."""
     if isinstance(text, bytes):
         text = _decode(text, path)
     try:
@@ -596,7 +604,7 @@ def parse_report(text: str | bytes, path: Path) -> Report:
     problems = sorted(_schema_problems(doc.data), key=lambda p: _order(doc, p[0]))
     if problems:
         raise _spec_error(_locate(path, doc, where, message) for where, message in problems)
-    builder = _Builder(path, doc)
+    builder = _Builder(path, doc, template_roots)
     report = builder.build()
     if builder.problems:
         ordered = sorted(builder.problems, key=lambda p: _order(doc, p[0]))
@@ -611,14 +619,14 @@ def _order(doc: Doc, where: PathKey) -> tuple[int, int]:
     return doc.positions.get(probe, (1, 1))
 
 
-def load_report(path: Path) -> Report:
+def load_report(path: Path, *, template_roots: Sequence[Path] = ()) -> Report:
     """Read, check and build the report defined in `path`."""
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_BYTES + 1)  # never more: a definition is a few kB
     except OSError as exc:
         raise _spec_error([f"{path}: cannot read the file: {exc.strerror or exc}"]) from exc
-    return parse_report(raw, path)
+    return parse_report(raw, path, template_roots=template_roots)
 
 
 def find_report_files(paths: Sequence[Path]) -> list[Path]:
