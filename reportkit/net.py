@@ -21,7 +21,10 @@ scheme, host and port): any other redirect (cross-host, http after https, anothe
 the status: 301, 302, 303, 307, 308) raises `RedirectRefused` before anything is sent there, so
 headers such as X-CleverTap-Passcode, Authorization or a webhook's secret path never leave.
 `RedirectRefused` is a ReportkitError, not a requests exception: callers that retry on
-`requests.RequestException` do not retry it.
+`requests.RequestException` do not retry it. Once its operation has ended, the session returns no
+response at all (`requests.Timeout` after the deadline, `requests.ConnectionError` after an
+abort): a socket shut down mid-answer can otherwise pass for a short, complete answer. With
+`stream=True` the body is read after `send` returns: check `operation.ended` after reading it.
 
 Shutting a socket down works on every platform we run on (Linux, macOS) and reaches a TLS socket
 too: the guard keeps a duplicate of the descriptor, and shutdown acts on the connection, not on
@@ -212,6 +215,20 @@ def guarded_session(origin: str, operation: Operation | None = None) -> requests
                     f"{_shown(target)}: credentials are sent only to {_shown(home)}"
                 )
             super().rebuild_auth(prepared_request, response)
+
+        def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+            response = super().send(request, **kwargs)
+            # A socket shut down mid-answer can look like a short, complete answer to
+            # http.client (headers end at EOF, a body without length ends at EOF): once the
+            # operation has ended, no answer counts.
+            if operation is not None and operation.ended:
+                response.close()
+                if operation.reason == "deadline" or operation.expired:
+                    raise requests.Timeout(
+                        f"no whole answer within the deadline of {operation.what}"
+                    )
+                raise requests.ConnectionError(f"{operation.what} ended: {operation.reason}")
+            return response
 
     session = _Session()
     session.max_redirects = 5
