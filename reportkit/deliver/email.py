@@ -196,8 +196,20 @@ def send_message(
         operation = Operation(session_timeout, what=f"SMTP {config.host}:{config.port}")
         try:
             with operation:
-                _send_once(config, message, recipients, timeout, operation)
+                try:
+                    _send_once(config, message, recipients, timeout, operation)
+                except (smtplib.SMTPException, OSError):
+                    # a socket shut at the deadline reads as a disconnection, or as a
+                    # half-received reply: either way the session ran out of time
+                    if operation.ended:
+                        raise _SessionExpired() from None
+                    raise
             return
+        except _SessionExpired:
+            raise DeliveryError(
+                f"the SMTP server at {config.host}:{config.port} did not complete the "
+                f"session within {session_timeout:g} s: giving up on this message"
+            ) from None
         except smtplib.SMTPRecipientsRefused as exc:
             refused = ", ".join(sorted(exc.recipients))
             raise DeliveryError(f"the SMTP server refused every recipient: {refused}") from None
@@ -218,24 +230,24 @@ def send_message(
             if 400 <= exc.smtp_code < 500 and attempt < attempts:
                 last = exc
             else:
-                detail = _scrub(_decode(exc.smtp_error), config)
+                # a multi-line reply on one line: one problem, one line
+                detail = " ".join(_scrub(_decode(exc.smtp_error), config).split())
                 raise DeliveryError(
                     f"the SMTP server at {config.host}:{config.port} said {exc.smtp_code} {detail}"
                 ) from None
         except (*TRANSIENT, OSError) as exc:
-            if operation.ended:
-                raise DeliveryError(
-                    f"the SMTP server at {config.host}:{config.port} did not complete the "
-                    f"session within {session_timeout:g} s: giving up on this message"
-                ) from None
             last = exc
             if attempt == attempts:
                 break
         sleep(backoff * 2 ** (attempt - 1))
-    detail = _scrub(str(last) or type(last).__name__, config)
+    detail = " ".join(_scrub(str(last) or type(last).__name__, config).split())
     raise DeliveryError(
         f"cannot send mail through {config.host}:{config.port} after {attempts} attempts: {detail}"
     )
+
+
+class _SessionExpired(Exception):
+    """The session's Operation ended while smtplib waited."""
 
 
 def _decode(value: Any) -> str:

@@ -48,6 +48,11 @@ class StandIn:
         with self._lock:
             return b"".join(bytes(r) for r in self.received)
 
+    def record(self, data: bytes) -> None:
+        """Keep `data` as received on the connection this script thread serves."""
+        with self._lock:
+            self.received[self._local.index] += data
+
     def read_request(self, conn: socket.socket) -> bytes:
         """Read one HTTP request head (and a Content-Length body) from `conn`; b"" at its end."""
         index = self._local.index
