@@ -214,7 +214,7 @@ def guarded_session(origin: str, operation: Operation | None = None) -> requests
                     f"refused a redirect ({response.status_code}) from {_shown(home)} to "
                     f"{_shown(target)}: credentials are sent only to {_shown(home)}"
                 )
-            super().rebuild_auth(prepared_request, response)
+            super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
 
         def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
             response = super().send(request, **kwargs)

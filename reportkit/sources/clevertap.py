@@ -312,7 +312,7 @@ class CleverTapSource:
                 params=step.params,
                 timeout=(connect, read),
             )
-        except requests.RequestException as exc:
+        except requests.RequestException:
             if self._closed.is_set():
                 raise self._stopped() from None
             if op.ended:

@@ -276,7 +276,9 @@ class LocalEngine:
             points = {"daily": days, "weekly": days // 7 + 1, "monthly": days // 28 + 1}[kind]
             if points > MAX_TREND_POINTS:
                 # bounded work for any request: the planner refuses such trends too
-                raise _Fail(f"Trend too long : {kind} over {days} days (at most {MAX_TREND_POINTS})")
+                raise _Fail(
+                    f"Trend too long : {kind} over {days} days (at most {MAX_TREND_POINTS})"
+                )
         answer: dict[str, Any] = {"status": "success"}
         for key, kind in kinds.items():
             trunc = {"daily": "day", "weekly": "week", "monthly": "month"}[kind]

@@ -137,8 +137,14 @@ def hold(conn: socket.socket, server: StandIn) -> None:
 
 
 def http_response(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> bytes:
-    reason = {200: "OK", 301: "Moved", 302: "Found", 303: "See Other", 307: "Temporary Redirect",
-              308: "Permanent Redirect"}.get(status, "Status")
+    reason = {
+        200: "OK",
+        301: "Moved",
+        302: "Found",
+        303: "See Other",
+        307: "Temporary Redirect",
+        308: "Permanent Redirect",
+    }.get(status, "Status")
     lines = [f"HTTP/1.1 {status} {reason}"]
     for name, value in {"Content-Length": str(len(body)), **(headers or {})}.items():
         lines.append(f"{name}: {value}")

@@ -40,9 +40,13 @@ def exchange(emu: Emulator, raw: bytes, *, send_all: bool = True) -> tuple[int, 
             assert chunk, f"the connection was dropped without an answer after {bytes(data)!r}"
             data += chunk
         head, _, body = bytes(data).partition(b"\r\n\r\n")
-        length = int(next(
-            line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
-        ))
+        length = int(
+            next(
+                line.split(b":")[1]
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            )
+        )
         while len(body) < length:
             chunk = conn.recv(65536)
             assert chunk, "the answer was cut short"

@@ -55,8 +55,22 @@ SERVERS: dict[str, Callable[[object, StandIn], None]] = {
 
 def args(out: Path, state: Path) -> list[str]:
     return [
-        "run", str(REPORT), "--source", "clevertap", "--as-of", AS_OF, "--format", "md",
-        "--out", str(out), "--state-dir", str(state), "--query-timeout", "600", "--no-cache", "-q",
+        "run",
+        str(REPORT),
+        "--source",
+        "clevertap",
+        "--as-of",
+        AS_OF,
+        "--format",
+        "md",
+        "--out",
+        str(out),
+        "--state-dir",
+        str(state),
+        "--query-timeout",
+        "600",
+        "--no-cache",
+        "-q",
     ]
 
 

@@ -49,7 +49,9 @@ def elsewhere(target: StandIn, how: str) -> str:
 
 
 @pytest.mark.parametrize("status", STATUSES)
-@pytest.mark.parametrize("how", ["absolute", "scheme-relative", "other name", "upper case", "userinfo"])
+@pytest.mark.parametrize(
+    "how", ["absolute", "scheme-relative", "other name", "upper case", "userinfo"]
+)
 def test_the_passcode_never_follows_a_redirect_to_another_origin(status: int, how: str) -> None:
     with answering() as target, redirect_to(elsewhere(target, how), status) as server:
         with source(server.url) as clevertap, pytest.raises(RedirectRefused) as info:
@@ -67,16 +69,22 @@ def test_the_passcode_never_follows_a_redirect_to_another_origin(status: int, ho
 @pytest.mark.parametrize("status", [302, 307])
 def test_another_port_of_the_same_host_is_another_origin(status: int) -> None:
     port = free_port()  # nothing listens: a refused redirect must not even try to connect
-    with redirect_to(f"http://127.0.0.1:{port}/", status) as server:
-        with source(server.url) as clevertap, pytest.raises(RedirectRefused, match=f":{port}"):
-            clevertap.execute(REQUEST)
+    with (
+        redirect_to(f"http://127.0.0.1:{port}/", status) as server,
+        source(server.url) as clevertap,
+        pytest.raises(RedirectRefused, match=f":{port}"),
+    ):
+        clevertap.execute(REQUEST)
 
 
 @pytest.mark.parametrize("status", STATUSES)
 def test_an_upgrade_or_downgrade_of_the_scheme_is_refused(status: int) -> None:
-    with redirect_to("https://127.0.0.1:1/1/counts/events.json", status) as server:
-        with source(server.url) as clevertap, pytest.raises(RedirectRefused, match="https://"):
-            clevertap.execute(REQUEST)
+    with (
+        redirect_to("https://127.0.0.1:1/1/counts/events.json", status) as server,
+        source(server.url) as clevertap,
+        pytest.raises(RedirectRefused, match="https://"),
+    ):
+        clevertap.execute(REQUEST)
 
 
 def test_https_to_http_is_another_origin_even_on_the_same_host_and_port() -> None:
@@ -111,7 +119,9 @@ def test_the_session_refuses_for_any_channel_and_any_header() -> None:
     headers, on a plain requests call."""
     with answering() as target, redirect_to(f"{target.url}/hook", 307) as server:
         with guarded_session(server.url) as session, pytest.raises(RedirectRefused):
-            session.post(server.url + "/hook", json={"a": 1}, headers={"Authorization": "Bearer t0k"})
+            session.post(
+                server.url + "/hook", json={"a": 1}, headers={"Authorization": "Bearer t0k"}
+            )
         assert target.connections == 0
     assert not issubclass(RedirectRefused, requests.RequestException)
 

@@ -51,9 +51,7 @@ SLOW_SERVERS: dict[str, Script] = {
     "body by length": slow(
         endless(HEADERS + b"Content-Length: 99999999\r\n\r\n" + b'{"status": "success"', b" ")
     ),
-    "chunked body": slow(
-        endless(HEADERS + b"Transfer-Encoding: chunked\r\n\r\n", b"1\r\n \r\n")
-    ),
+    "chunked body": slow(endless(HEADERS + b"Transfer-Encoding: chunked\r\n\r\n", b"1\r\n \r\n")),
     "gzip body": slow(
         endless(HEADERS + b"Content-Encoding: gzip\r\nContent-Length: 99999999\r\n\r\n", b"\x1f")
     ),
@@ -65,10 +63,12 @@ SLOW_SERVERS: dict[str, Script] = {
 
 @pytest.mark.parametrize("kind", SLOW_SERVERS)
 def test_a_slow_server_cannot_hold_a_query_past_its_timeout(kind: str) -> None:
-    with StandIn(SLOW_SERVERS[kind]) as server:
-        with source(server.url, query_timeout=QUERY_TIMEOUT) as clevertap:
-            with pytest.raises(QueryTimeout) as info:
-                clevertap.execute(REQUEST)
+    with (
+        StandIn(SLOW_SERVERS[kind]) as server,
+        source(server.url, query_timeout=QUERY_TIMEOUT) as clevertap,
+        pytest.raises(QueryTimeout) as info,
+    ):
+        clevertap.execute(REQUEST)
     message = str(info.value)
     assert "\n" not in message
     assert "got no answer within 1 s" in message
@@ -88,9 +88,11 @@ def test_a_poll_that_trickles_is_cut_by_the_same_deadline(kind: str) -> None:
         SLOW_SERVERS[kind](conn, _Replay(server, head))
 
     with StandIn(script) as server:
-        with source(server.url, query_timeout=QUERY_TIMEOUT) as clevertap:
-            with pytest.raises(QueryTimeout, match="req_id 123"):
-                clevertap.execute(REQUEST)
+        with (
+            source(server.url, query_timeout=QUERY_TIMEOUT) as clevertap,
+            pytest.raises(QueryTimeout, match="req_id 123"),
+        ):
+            clevertap.execute(REQUEST)
         assert b"GET /1/counts/events.json?req_id=123" in server.all_received()
 
 
@@ -146,11 +148,14 @@ def test_a_fast_answer_still_arrives_whole() -> None:
 @pytest.mark.parametrize("kind", ["endless headers", "chunked body", "silent after the request"])
 def test_the_helper_bounds_any_channel_call(kind: str) -> None:
     """A webhook or Slack channel: one Operation around a plain requests call."""
-    with StandIn(SLOW_SERVERS[kind]) as server:
-        with Operation(0.5, what="webhook") as op, guarded_session(server.url, op) as session:
-            with pytest.raises(requests.RequestException):
-                session.post(server.url + "/hook", json={"text": "hi"}, timeout=op.timeout((5, 5)))
-        assert op.expired  # the read timeout and the timer both end at the deadline
+    with (
+        StandIn(SLOW_SERVERS[kind]) as server,
+        Operation(0.5, what="webhook") as op,
+        guarded_session(server.url, op) as session,
+        pytest.raises(requests.RequestException),
+    ):
+        session.post(server.url + "/hook", json={"text": "hi"}, timeout=op.timeout((5, 5)))
+    assert op.expired  # the read timeout and the timer both end at the deadline
 
 
 def test_an_aborted_operation_refuses_new_connections_at_once() -> None:

@@ -101,7 +101,11 @@ def test_a_slow_smtp_server_cannot_hold_send(kind: str) -> None:
         config = parse_smtp_url(f"127.0.0.1:{server.port}")
         with pytest.raises(DeliveryError) as info:
             send_message(
-                config, message(), ["ana@example.com"], session_timeout=SESSION, sleep=lambda _: None
+                config,
+                message(),
+                ["ana@example.com"],
+                session_timeout=SESSION,
+                sleep=lambda _: None,
             )
         assert server.connections == 1, "an expired session is not tried again"
     assert str(info.value) == (
@@ -114,7 +118,9 @@ def test_a_polite_stand_in_delivers() -> None:
     """The same conversation without a slow step: the deadline leaves good servers alone."""
     with StandIn(conversation("nowhere", b"")) as server:
         send_message(
-            parse_smtp_url(f"127.0.0.1:{server.port}"), message(), ["ana@example.com"],
+            parse_smtp_url(f"127.0.0.1:{server.port}"),
+            message(),
+            ["ana@example.com"],
             session_timeout=SESSION,
         )
         assert b"Subject: Weekly" in server.all_received()
