@@ -19,7 +19,7 @@ from tests.hostile.support import REQUEST, SUCCESS, source
 pytestmark = pytest.mark.timeout(20)
 
 TICK = 0.02  # seconds between two bytes: fast enough that only a whole-operation deadline stops it
-QUERY_TIMEOUT = 1.0
+QUERY_TIMEOUT = 0.5
 
 Script = Callable[[socket.socket, StandIn], None]
 
@@ -71,7 +71,7 @@ def test_a_slow_server_cannot_hold_a_query_past_its_timeout(kind: str) -> None:
         clevertap.execute(REQUEST)
     message = str(info.value)
     assert "\n" not in message
-    assert "got no answer within 1 s" in message
+    assert f"got no answer within {QUERY_TIMEOUT:g} s" in message
 
 
 @pytest.mark.parametrize("kind", ["endless headers", "body by length", "silent after the request"])
@@ -141,7 +141,7 @@ def test_a_fast_answer_still_arrives_whole() -> None:
         server.read_request(conn)
         conn.sendall(http_response(200, SUCCESS, {"Content-Type": "application/json"}))
 
-    with StandIn(script) as server, source(server.url, query_timeout=QUERY_TIMEOUT) as clevertap:
+    with StandIn(script) as server, source(server.url, query_timeout=30.0) as clevertap:
         assert clevertap.execute(REQUEST) == {"status": "success", "count": 7}
 
 
