@@ -312,12 +312,13 @@ class CleverTapSource:
                 params=step.params,
                 timeout=(connect, read),
             )
-        except requests.RequestException:
+        except requests.RequestException as exc:
             if self._closed.is_set():
                 raise self._stopped() from None
+            cause: Exception = exc
             if op.ended:
-                exc = requests.Timeout(f"no whole answer within --query-timeout ({op.what})")
-            error = _scrub(f"{type(exc).__name__}: {exc}", self.config.passcode)
+                cause = requests.Timeout(f"no whole answer within --query-timeout ({op.what})")
+            error = _scrub(f"{type(cause).__name__}: {cause}", self.config.passcode)
             log.info("%s %s -> no answer (%s)", step.method, _shown(step), error)
             return Reply(None, error=error, at=time.monotonic())
         text = response.text
