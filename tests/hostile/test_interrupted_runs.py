@@ -53,7 +53,7 @@ SERVERS: dict[str, Callable[[object, StandIn], None]] = {
 }
 
 
-def args(out: Path, state: Path) -> list[str]:
+def args(out: Path, state: Path, formats: str = "md") -> list[str]:
     return [
         "run",
         str(REPORT),
@@ -62,7 +62,7 @@ def args(out: Path, state: Path) -> list[str]:
         "--as-of",
         AS_OF,
         "--format",
-        "md",
+        formats,
         "--out",
         str(out),
         "--state-dir",
@@ -96,7 +96,10 @@ def previous(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     out = tmp_path_factory.mktemp("interrupted") / "out"
     engine = LocalEngine(demo_store, read_only=True)
     with start_emulator(engine) as emu:
-        result = CliRunner().invoke(cli, args(out, out.parent / "state"), env=env(emu.url))
+        # with a PDF, which the definition's deliver.email attaches (see the SMTP case below)
+        result = CliRunner().invoke(
+            cli, args(out, out.parent / "state", "md,pdf"), env=env(emu.url)
+        )
     engine.close()
     assert result.exit_code == 0, result.output
     return out
@@ -143,3 +146,50 @@ def test_a_signal_ends_a_run_blocked_in_reads(
     )
     assert "Traceback" not in stderr and PASSCODE not in stderr
     assert digest(out) == before  # the earlier report, whole; nothing new, nothing half-written
+
+
+def test_sigterm_ends_a_send_held_by_a_trickling_smtp_greeting(
+    previous: Path, tmp_path: Path
+) -> None:
+    """Delivery waits in the main thread: the signal ends it there, before its session deadline."""
+    from tests.hostile.test_slow_smtp import SLOW_SMTP
+
+    folder = next((previous / "weekly-ecommerce").iterdir())
+    state = tmp_path / "state"
+    with StandIn(SLOW_SMTP["greeting, one endless line"]) as server:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "reportkit",
+                "send",
+                str(folder),
+                "--reports",
+                str(REPORT.parent),
+                "--state-dir",
+                str(state),
+                "--smtp-url",
+                f"127.0.0.1:{server.port}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        try:
+            while server.connections < 1 and proc.poll() is None:
+                time.sleep(0.02)
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.3)  # inside the greeting
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=20)  # a bound, not a measurement
+            took = time.monotonic() - sent
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    print(f"\nSIGTERM during a trickling SMTP greeting: exit {proc.returncode} after {took:.2f} s")
+    assert proc.returncode == 1, stderr
+    assert stderr.strip().splitlines()[-1] == "error: interrupted (SIGTERM)"
+    assert not (state / "sent").exists()  # nothing recorded as sent
