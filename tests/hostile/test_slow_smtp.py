@@ -107,7 +107,8 @@ def test_a_slow_smtp_server_cannot_hold_send(kind: str) -> None:
                 session_timeout=SESSION,
                 sleep=lambda _: None,
             )
-        assert server.connections == 1, "an expired session is not tried again"
+        # not tried again (on a loaded machine the stand-in may not even have accepted it yet)
+        assert server.connections <= 1, "an expired session is not tried again"
     assert str(info.value) == (
         f"the SMTP server at 127.0.0.1:{server.port} did not complete the session within {SESSION:g} s: "
         "giving up on this message"
