@@ -236,22 +236,19 @@ class CleverTapSource:
     def execute(self, request: Request) -> dict[str, Any]:
         """POST the request, poll until it is answered, and return the `success` body.
 
-        The whole exchange (every request, read, retry and poll) ends by `query_timeout`: one
-        `Operation` watches its sockets and shuts them when the time is up or the source is
-        closed, however slowly the server sends. Its session follows redirects only to the
-        configured origin (`reportkit.net`)."""
+        A profiles.json answer carries the event total as `tcount` (the plan counts on it for
+        `unique: true`); when the service leaves it out, events.json is asked for it, so the
+        answer returned always has it.
+
+        The whole of it (every request, read, retry and poll, both exchanges) ends by
+        `query_timeout`: one `Operation` watches its sockets and shuts them when the time is up
+        or the source is closed, however slowly the server sends. Its session follows redirects
+        only to the configured origin (`reportkit.net`).
+        """
         with self.limiter.slot():
             if self._closed.is_set():
                 raise self._stopped()
             started = time.monotonic()
-            flow = exchange(
-                request.endpoint,
-                request.body,
-                self.policy,
-                started=started,
-                rand=self._random.random,
-                auth_hint=self.config.auth_hint(),
-            )
             what = f"CleverTap {request.endpoint}"
             with (
                 Operation(self.policy.query_timeout, what=what) as op,
@@ -261,9 +258,16 @@ class CleverTapSource:
                 with self._count_lock:
                     self._running.add(op)
                 try:
-                    return drive(
-                        flow, lambda step: self._send(session, op, step), self._sleep, self._count
-                    )
+                    body = self._exchange(session, op, request.endpoint, request.body, started)
+                    if request.endpoint == "/1/counts/profiles.json" and not _is_count(
+                        body.get("tcount")
+                    ):
+                        log.info("profiles.json answered without tcount: asking events.json")
+                        total = self._exchange(
+                            session, op, "/1/counts/events.json", request.body, started
+                        )
+                        body = {**body, "tcount": total.get("count")}
+                    return body
                 except ReportkitError as exc:
                     # every message passes here on its way out: scrub it once more, to be sure
                     exc.message = _scrub(exc.message, self.config.passcode)
@@ -272,6 +276,24 @@ class CleverTapSource:
                 finally:
                     with self._count_lock:
                         self._running.discard(op)
+
+    def _exchange(
+        self,
+        session: requests.Session,
+        op: Operation,
+        endpoint: str,
+        body: dict[str, Any],
+        started: float,
+    ) -> dict[str, Any]:
+        flow = exchange(
+            endpoint,
+            body,
+            self.policy,
+            started=started,
+            rand=self._random.random,
+            auth_hint=self.config.auth_hint(),
+        )
+        return drive(flow, lambda step: self._send(session, op, step), self._sleep, self._count)
 
     @property
     def stats(self) -> ExchangeStats:
@@ -282,7 +304,7 @@ class CleverTapSource:
         with self._count_lock:
             if isinstance(step, Wait):
                 self._retries += step.reason == "retry"
-            elif step.method == "POST":
+            elif step.method == "POST" or step.params is None:  # a query (a GET after a 405)
                 self._posts += 1
             else:
                 self._polls += 1
@@ -308,7 +330,7 @@ class CleverTapSource:
             response = session.request(
                 step.method,
                 url,
-                json=step.body if step.method == "POST" else None,
+                json=step.body,  # None for a poll; a GET after a 405 keeps the body
                 params=step.params,
                 timeout=(connect, read),
             )
@@ -354,6 +376,10 @@ class CleverTapSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _shown(step: Send) -> str:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from reportkit.plan import MAX_TREND_POINTS
-from reportkit.sources.emulator import MAX_BODY, Emulator, start_emulator
+from reportkit.sources.emulator import MAX_BODY, MAX_TREND_DAYS, Emulator, start_emulator
 from reportkit.sources.local import LocalEngine
 
 pytestmark = pytest.mark.timeout(20)
@@ -25,7 +24,10 @@ GOOD = {"event_name": "Charged", "from": 20261101, "to": 20261129}
 @pytest.fixture(scope="module")
 def emulator(demo_store: Path) -> Iterator[Emulator]:
     engine = LocalEngine(demo_store, read_only=True)
-    with start_emulator(engine, account_id="ACC", passcode="pass-123") as emu:
+    # failures as HTTP 400 (the real service's form, a 200 with a fail body, is the default)
+    with start_emulator(
+        engine, account_id="ACC", passcode="pass-123", partial_polls=0, fail_form="400"
+    ) as emu:
         yield emu
     engine.close()
 
@@ -176,17 +178,45 @@ def test_unbounded_or_impossible_work_is_a_400(emulator: Emulator, case: str) ->
 
 
 def test_a_trend_at_the_limit_is_answered(emulator: Emulator) -> None:
+    end = date(2026, 11, 29)
+    start = end - timedelta(days=MAX_TREND_DAYS - 1)
     body = {
         "event_name": "Charged",
-        "from": 20170101,
-        "to": 20261129,
+        "from": int(start.strftime("%Y%m%d")),
+        "to": int(end.strftime("%Y%m%d")),
         "groups": {"t": {"trend_type": "daily"}},
     }
     raw = post(json.dumps(body).encode()).replace(PATH.encode(), b"/1/counts/trends.json")
     status, answer = exchange(emulator, raw)
-    days = (date(2026, 11, 29) - date(2017, 1, 1)).days + 1
-    assert MAX_TREND_POINTS - 60 < days <= MAX_TREND_POINTS
-    assert status == 200 and len(answer["t"]) == days  # type: ignore[arg-type]
+    assert status == 200 and len(answer["t"]) == MAX_TREND_DAYS  # type: ignore[arg-type]
+
+
+ENGINE_LIMITS = {
+    "a daily trend of just over ten years": (
+        {"from": 20161101, "to": 20261129, "groups": {"t": {"trend_type": "daily"}}},
+        "Trend too long",
+    ),
+    "21 groups": (
+        {
+            "from": 20261101,
+            "to": 20261129,
+            "groups": {f"t{i}": {"trend_type": "monthly"} for i in range(21)},
+        },
+        "Too many groups",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ENGINE_LIMITS)
+def test_the_engine_bounds_work_behind_any_front(demo_store: Path, case: str) -> None:
+    """The local engine (what `--source local:` and the emulator ask) has its own limits."""
+    body, error = ENGINE_LIMITS[case]
+    engine = LocalEngine(demo_store, read_only=True)
+    try:
+        status, answer = engine.answer("/1/counts/trends.json", {"event_name": "Charged", **body})
+    finally:
+        engine.close()
+    assert status == 400 and str(answer["error"]).startswith(error)
 
 
 def test_the_emulator_still_serves_after_all_that(emulator: Emulator) -> None:
