@@ -282,7 +282,7 @@ def _parse_formats(text: str | None) -> tuple[str, ...] | None:
     type=_Seconds(86400),
     default=900.0,
     show_default=True,
-    help="Seconds a CleverTap query may take, polls included.",
+    help="Seconds a CleverTap query may take as a whole: requests, reads, retries, polls.",
 )
 @click.option(
     "--deliver", is_flag=True, help="Email each report as its deliver.email section says."
