@@ -124,6 +124,8 @@ def _run_paths(
                 demo=choice.is_demo,
                 on_progress=callback,
                 now=moment,
+                # a source that sets its own limit (the warehouse's threads) gets that many
+                max_workers=max(6, int(getattr(source, "max_in_flight", 6))),
             )
 
         if progress:
