@@ -6,6 +6,7 @@ Python user makes. The CLI only parses arguments, prints and maps errors to exit
     send      -> send_folders          render   -> rerender_folder
     emulate   -> serving_emulator      demo     -> reportkit.sources.demo.build_demo
     import    -> reportkit.store.importer.import_events
+    export    -> export_path
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from reportkit.plan import Plan
     from reportkit.publish.folders import Manifest
     from reportkit.sources.emulator import Emulator
+    from reportkit.store.export import ExportSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +262,14 @@ def send_folders(
 
 
 # ---------------------------------------------------------------- the other commands
+
+
+def export_path(db: Path, to: Path) -> ExportSummary:
+    """`reportkit export`: the store at `db` written to `to`/events/ as Parquet in the flat
+    layout that `reportkit import` and `--source warehouse:` read (docs/warehouse.md)."""
+    from reportkit.store.export import export_store
+
+    return export_store(db, to)
 
 
 def validate_paths(paths: Sequence[Path]) -> list[Report]:

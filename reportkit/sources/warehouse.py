@@ -636,26 +636,36 @@ def _first_line(exc: BaseException) -> str:
 _SPARK_LOCK = threading.Lock()
 
 
-def spark_session() -> Any:
-    """The process's local SparkSession (made once): local mode, no UI, bound to 127.0.0.1,
-    UTC, few shuffle partitions; nothing is downloaded (no packages, no Ivy)."""
+def spark_session(**conf: str) -> Any:
+    """The process's SparkSession: the active one when there is one (a test's, a notebook's),
+    else a new one: local mode (`REPORTKIT_SPARK_MASTER` for a cluster), no UI, bound to
+    127.0.0.1, UTC, few shuffle partitions, `conf` on top; nothing is downloaded (no packages,
+    no Ivy)."""
     import os
 
     with _SPARK_LOCK:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         from pyspark.sql import SparkSession
 
-        return (
-            SparkSession.builder.master(os.environ.get("REPORTKIT_SPARK_MASTER", "local[2]"))
-            .appName("reportkit")
-            .config("spark.ui.enabled", "false")
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.shuffle.partitions", os.environ.get("REPORTKIT_SPARK_PARTITIONS", "4"))
-            .config("spark.ui.showConsoleProgress", "false")
-            .getOrCreate()
-        )
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            return active
+        settings = {
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.driver.host": "127.0.0.1",
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.sql.session.timeZone": "UTC",
+            "spark.sql.shuffle.partitions": os.environ.get("REPORTKIT_SPARK_PARTITIONS", "4"),
+            "spark.sql.execution.arrow.pyspark.enabled": "true",
+            **conf,
+        }
+        builder = SparkSession.builder.master(
+            os.environ.get("REPORTKIT_SPARK_MASTER", "local[2]")
+        ).appName("reportkit")
+        for key, value in settings.items():
+            builder = builder.config(key, value)
+        return builder.getOrCreate()
 
 
 def _parquet_path(folder: Path, table: str, where: str) -> Path:
