@@ -45,9 +45,7 @@ def exported(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 def duckdb_file(exported: Path) -> Path:
     path = exported.parent / "warehouse.duckdb"
     con = duckdb.connect(str(path))
-    con.execute(
-        f"CREATE TABLE events AS SELECT * FROM read_parquet('{exported}/events/*.parquet')"
-    )
+    con.execute(f"CREATE TABLE events AS SELECT * FROM read_parquet('{exported}/events/*.parquet')")
     con.close()
     return path
 

@@ -349,9 +349,7 @@ class Query:
         ibis = self.ibis
         branches: list[ir.Table] = []
 
-        def row(
-            rel: ir.Table, g: int, typ: str, skey: Any, k: Any, ci: Any, n: Any
-        ) -> ir.Table:
+        def row(rel: ir.Table, g: int, typ: str, skey: Any, k: Any, ci: Any, n: Any) -> ir.Table:
             return rel.select(
                 g=ibis.literal(g, "int64"),
                 typ=ibis.literal(typ, "string"),
@@ -365,7 +363,8 @@ class Query:
         for g, scope, parts in groups:
             if not parts:  # time_of_day: the local hour of the event
                 hours = self.events.group_by(h=self.hour).aggregate(n=self.events.count())
-                branches.append(row(hours, g, "HOUR", hours.h.cast("string"), null_i, null_i, hours.n))
+                hour = hours.h.cast("string")
+                branches.append(row(hours, g, "HOUR", hour, null_i, null_i, hours.n))
                 continue
             rel = self.property_table(scope, parts)
             total = rel.aggregate(n=rel.count())
@@ -393,8 +392,9 @@ class Query:
                 buckets = keyed.group_by(
                     k=(keyed.x / keyed.w).floor().cast("int64"), ci=keyed.ci
                 ).aggregate(n=keyed.count())
+                no_label = ibis.null("string")
                 branches.append(
-                    row(buckets, g, part.type, ibis.null("string"), buckets.k, buckets.ci, buckets.n)
+                    row(buckets, g, part.type, no_label, buckets.k, buckets.ci, buckets.n)
                 )
         return branches[0].union(*branches[1:]) if len(branches) > 1 else branches[0]
 
@@ -564,7 +564,8 @@ class WarehouseSource:
             if not isinstance(prop, str):
                 raise Refused("Invalid group")
             numbers = [
-                p for p in self.layout.parts.get(("event_properties", prop), ())
+                p
+                for p in self.layout.parts.get(("event_properties", prop), ())
                 if p.type == "NUMBER"
             ]
             if not numbers:
