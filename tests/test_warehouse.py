@@ -23,9 +23,9 @@ from reportkit.sources.warehouse import (
     WarehouseSource,
     open_warehouse,
     parse_warehouse,
-    property_of,
     spark_session,
 )
+from reportkit.sources.warehouse_rules import property_of
 from reportkit.store.export import export_store
 from reportkit.store.importer import import_events
 
