@@ -425,3 +425,18 @@ def test_a_property_the_table_lacks_fails_that_report(exported: Path, tmp_path: 
     )
     assert result.exit_code == 1
     assert "Invalid group" in result.output and "Traceback" not in result.output
+
+
+def test_choosing_a_warehouse_source_imports_no_engine() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from reportkit.sources.factory import parse_source;"
+        "choice = parse_source('warehouse:spark:/data/wh?table=events');"
+        "assert choice.kind == 'warehouse' and choice.url == 'spark:/data/wh?table=events';"
+        "heavy = {'ibis', 'pyspark', 'duckdb', 'pandas', 'pyarrow'} & set(sys.modules);"
+        "assert not heavy, heavy"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
