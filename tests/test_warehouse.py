@@ -184,6 +184,7 @@ def test_a_duckdb_url_gives_the_local_results(
     assert found == local_results
 
 
+@pytest.mark.timeout(900)  # a generous bound for a loaded machine; about a minute on a quiet one
 def test_spark_gives_the_local_results(
     spark: Any, exported: Path, local_results: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -42,6 +42,7 @@ import re
 import threading
 import urllib.parse
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -205,6 +206,14 @@ class WarehouseSource:
             self._local.table = table
         return table
 
+    def _fetch(self, expr: Any) -> Any:
+        """Run one expression on the engine; Arrow back. Spark's calls go through threads that
+        live as long as the process: py4j gives each Python thread its own socket to the JVM,
+        and a run's short-lived worker threads would leave them to the garbage collector."""
+        if self.target.engine == "spark":
+            return _spark_pool().submit(expr.to_pyarrow).result()
+        return expr.to_pyarrow()
+
     def execute(self, request: Request) -> dict[str, Any]:
         with self._slots:
             try:
@@ -239,14 +248,14 @@ class WarehouseSource:
         distinct = endpoint == "/1/counts/profiles.json"
         events = q.events
         expr = events.identity.nunique() if distinct else events.count()
-        count = expr.to_pyarrow().as_py()
+        count = self._fetch(expr).as_py()
         if not count and not self._has_event(name):
             raise Refused(f"Invalid event : {name}")
         return {"status": "success", "count": int(count or 0)}
 
     def _has_event(self, name: str) -> bool:
         t = self._table()
-        return bool(t.filter(t.event_name == name).count().to_pyarrow().as_py())
+        return bool(self._fetch(t.filter(t.event_name == name).count()).as_py())
 
     def _top(self, q: Query, body: dict[str, Any]) -> dict[str, Any]:
         groups = body.get("groups")
@@ -269,7 +278,7 @@ class WarehouseSource:
                 raise Refused("Invalid group")
             plans.append((str(key), scope, parts, top_n, order))
         rows = q.top([(g, scope, parts) for g, (_, scope, parts, _, _) in enumerate(plans)])
-        found = rows.to_pyarrow().to_pylist()
+        found = self._fetch(rows).to_pylist()
         if not any(r["typ"] == "*" and r["n"] for r in found) and not any(
             r["typ"] == "HOUR" for r in found
         ):
@@ -321,7 +330,7 @@ class WarehouseSource:
         epoch = date(1970, 1, 1)
         for key, kind in kinds.items():
             periods = periods_of(window, kind)
-            rows = q.trend(kind, unique, number, periods).to_pyarrow().to_pylist()
+            rows = self._fetch(q.trend(kind, unique, number, periods)).to_pylist()
             found = {epoch + timedelta(days=int(r["p"])): number_of(r["n"] or 0) for r in rows}
             answer[key] = {p.strftime("%Y%m%d"): found.get(p, 0) for p in periods}
         return answer
@@ -346,6 +355,15 @@ def _first_line(exc: BaseException) -> str:
 
 
 _SPARK_LOCK = threading.Lock()
+_SPARK_POOL: list[ThreadPoolExecutor] = []
+
+
+def _spark_pool() -> ThreadPoolExecutor:
+    """The process's threads for Spark calls (made once, as many as a source may use)."""
+    with _SPARK_LOCK:
+        if not _SPARK_POOL:
+            _SPARK_POOL.append(ThreadPoolExecutor(max_workers=64, thread_name_prefix="spark"))
+        return _SPARK_POOL[0]
 
 
 def spark_session(**conf: str) -> Any:
