@@ -233,6 +233,47 @@ EXTRA = [
         },
     ),
     ("/1/counts/profiles.json", {"event_name": "Added To Cart", "from": 20261001, "to": 20261031}),
+    (  # where: filters of every kind, event and profile, with the rules of sources/filters.py
+        "/1/counts/top.json",
+        {
+            "event_name": "Charged",
+            "from": 20261001,
+            "to": 20261129,
+            "event_properties": [
+                {"name": "Product", "operator": "contains", "value": ["Sh", "Lap"]},
+                {"name": "Amount", "operator": "not_equals", "value": [80, 15]},
+            ],
+            "session_properties": [{"name": "utm_medium", "operator": "exists"}],
+            "common_profile_properties": [
+                {"name": "Gender", "operator": "does_not_exist"},
+                {"name": "Age", "operator": "less_than_equals", "value": 45},
+            ],
+            "groups": {"c": {"property_type": "geo_fields", "name": "City"}},
+        },
+    ),
+    (
+        "/1/counts/trends.json",
+        {
+            "event_name": "Charged",
+            "from": 20261001,
+            "to": 20261129,
+            "unique": True,
+            "event_properties": [{"name": "Product", "operator": "does_not_contain", "value": "a"}],
+            "common_profile_properties": [
+                {"name": "Customer Type", "operator": "not_equals", "value": "Gold"}
+            ],
+            "groups": {"w": {"trend_type": "weekly"}},
+        },
+    ),
+    (  # a filter the data cannot answer is refused with the local engine's words
+        "/1/counts/events.json",
+        {
+            "event_name": "Charged",
+            "from": 20261001,
+            "to": 20261129,
+            "event_properties": [{"name": "Product", "operator": "greater_than", "value": 3}],
+        },
+    ),
     ("/1/counts/events.json", {"event_name": "No Such Event", "from": 20261001, "to": 20261031}),
     (
         "/1/counts/top.json",

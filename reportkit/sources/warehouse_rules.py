@@ -3,11 +3,12 @@
 `read_layout` reads which typed parts each property column gives; `Query` builds, for one
 request's event and window, the one expression that answers it (see `warehouse` for the rules);
 `group_maps` turns the engine's aggregated rows back into the local engine's value maps.
-A filter (`where:`) will be one more predicate in `Query.__init__`'s `events` filter.
+Filters (`where:`) are more predicates of `Query.events`, with `reportkit.sources.filters`' rules.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -19,6 +20,8 @@ from reportkit.store import PROFILE_FIELD_SCOPES, PROFILE_SCOPES, SCOPES
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
+
+    from reportkit.sources.filters import WireFilter
 
 REQUIRED = ("event_name", "ts", "identity")
 DATE_PATTERN = r"^\$D_-?[0-9]+$"
@@ -137,7 +140,13 @@ class Query:
     """Builds the ibis expression of one request over one table."""
 
     def __init__(
-        self, table: ir.Table, layout: Layout, zone: ZoneInfo, window: Window, event: str
+        self,
+        table: ir.Table,
+        layout: Layout,
+        zone: ZoneInfo,
+        window: Window,
+        event: str,
+        filters: Mapping[str, Any] | None = None,
     ) -> None:
         import ibis
 
@@ -167,16 +176,53 @@ class Query:
             ts < hi,
             self.day_number >= first,
             self.day_number <= last,
+            *self._filters(filters or {}),
         )
 
-    def property_table(self, scope: str, parts: tuple[Part, ...]) -> ir.Table:
-        """The window's events with each part's column; profile columns joined as the latest
-        non-null value of each identity (over the whole table)."""
-        if scope not in PROFILE_SCOPES:
-            return self.events
+    def _filters(self, body: Mapping[str, Any]) -> list[Any]:
+        """The predicates of the body's filters (`reportkit.sources.filters` has the rules):
+        event and session filters on the row; profile filters as "the identity's latest values
+        match", a semi-join over every identity of the table. FilterError names a bad one."""
+        from reportkit.sources.filters import FilterError, read_filters
+
+        t = self.table
+        predicates: list[Any] = []
+        profile: list[tuple[WireFilter, tuple[Part, ...]]] = []
+        for item in read_filters(body):
+            if item.key == "session_properties" and item.name == "time_of_day":
+                raise FilterError(f"{item.describe()}: time_of_day filters are not supported")
+            if item.key == "common_profile_properties":
+                parts = tuple(
+                    p
+                    for (sc, n), ps in self.layout.parts.items()
+                    if sc in PROFILE_SCOPES and n == item.name
+                    for p in ps
+                )
+            else:
+                parts = self.layout.parts.get((item.key, item.name), ())
+            if not parts:
+                raise FilterError(f"{item.describe()}: unknown property {item.name!r}")
+            if item.key == "common_profile_properties":
+                profile.append((item, parts))
+            else:
+                predicates.append(_condition(item, [(p, self.value(t, p)) for p in parts]))
+        if profile:
+            people = self.property_table_of(
+                t.select("identity").distinct(), tuple(p for _, ps in profile for p in ps)
+            )
+            for item, parts in profile:
+                people = people.filter(
+                    _condition(item, [(p, self.value(people, p)) for p in parts])
+                )
+            predicates.append(t.identity.isin(people.identity))
+        return predicates
+
+    def property_table_of(self, rel: ir.Table, parts: tuple[Part, ...]) -> ir.Table:
+        """`rel` (with `identity`) with each part's column as the identity's latest non-null
+        value over the whole table, under the column's own name."""
         t = self.table
         ts = t.ts if self.layout.ts_kind == "integer" else t.ts.epoch_seconds()
-        joined = self.events.select("identity")
+        joined = rel
         for k, column in enumerate(sorted({p.column for p in parts})):
             latest = (
                 t.filter(t[column].notnull())
@@ -186,6 +232,13 @@ class Query:
             joined = joined.left_join(latest, "identity").select(joined, latest[f"v{k}"])
             joined = joined.rename({column: f"v{k}"})
         return joined
+
+    def property_table(self, scope: str, parts: tuple[Part, ...]) -> ir.Table:
+        """The window's events with each part's column; profile columns joined as the latest
+        non-null value of each identity (over the whole table)."""
+        if scope not in PROFILE_SCOPES:
+            return self.events
+        return self.property_table_of(self.events.select("identity"), parts)
 
     def value(self, rel: ir.Table, part: Part) -> ir.Value:
         ibis = self.ibis
@@ -281,6 +334,66 @@ class Query:
             )
         rel = self.events.mutate(p=period)
         return rel.group_by("p").aggregate(n=self.measure(rel, unique, number))
+
+
+_COMPARE = {
+    "greater_than": "__gt__",
+    "greater_than_equals": "__ge__",
+    "less_than": "__lt__",
+    "less_than_equals": "__le__",
+}
+
+
+def _condition(item: WireFilter, values: list[tuple[Part, Any]]) -> Any:
+    """One filter over a property's typed values, as `filters._one` states it in SQL."""
+    import ibis
+
+    from reportkit.sources.filters import FilterError
+
+    def any_of(parts: list[Any]) -> Any:
+        if not parts:
+            return ibis.literal(False)
+        out = parts[0]
+        for part in parts[1:]:
+            out = out | part
+        return out
+
+    texts = [x for p, x in values if p.type == "STR"]
+    numbers = [x for p, x in values if p.type in ("NUMBER", "DATE")]
+    present = any_of([x.notnull() for x in texts + numbers])
+    op = item.operator
+    if op == "exists":
+        return present
+    if op == "does_not_exist":
+        return ~present
+    if op in _COMPARE:
+        if not numbers:
+            raise FilterError(f"{item.describe()}: the property never holds a number")
+        return any_of([getattr(x, _COMPARE[op])(item.values[0]) for x in numbers])
+    if op in ("contains", "does_not_contain"):
+        if not texts:
+            raise FilterError(f"{item.describe()}: the property never holds text")
+        matched = any_of([x.find(str(v)) >= 0 for x in texts for v in item.values])
+        if op == "contains":
+            return matched
+        return any_of([x.notnull() for x in texts]) & ~matched.fill_null(False)
+    parts = []
+    for value in item.values:
+        if isinstance(value, str):
+            for x in texts:
+                if value.lower() in ("true", "false"):
+                    parts.append(x.lower() == value.lower())
+                else:
+                    parts.append(x == value)
+        else:
+            parts.extend(x == value for x in numbers)
+    if not parts:
+        kind = "text" if all(isinstance(v, str) for v in item.values) else "a number"
+        raise FilterError(f"{item.describe()}: the property never holds {kind}")
+    matched = any_of(parts)
+    if op == "equals":
+        return matched
+    return present & ~matched.fill_null(False)
 
 
 def group_maps(rows: list[dict[str, Any]], scope: str) -> dict[str, dict[Any, int]]:
