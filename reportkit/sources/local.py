@@ -149,7 +149,7 @@ class LocalEngine:
         eid = catalog.events[name]
         groups = body.get("groups")
         if isinstance(groups, dict) and len(groups) > MAX_GROUPS:
-            raise _Fail(f"Too many groups : {len(groups)} (at most {MAX_GROUPS})")
+            raise Refused(f"Too many groups : {len(groups)} (at most {MAX_GROUPS})")
         catalog, events = self._scope(cur, catalog, eid, window, body)
         if endpoint == "/1/counts/top.json":
             return self._top(cur, catalog, events, body)
@@ -332,7 +332,7 @@ class LocalEngine:
             points = {"daily": days, "weekly": days // 7 + 1, "monthly": days // 28 + 1}[kind]
             if points > MAX_TREND_POINTS:
                 # bounded work for any request: the planner refuses such trends too
-                raise _Fail(
+                raise Refused(
                     f"Trend too long : {kind} over {days} days (at most {MAX_TREND_POINTS})"
                 )
         answer: dict[str, Any] = {"status": "success"}
