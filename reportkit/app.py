@@ -104,11 +104,11 @@ def _run_paths(
     )
     cache = None
     if options.use_cache:
-        from reportkit.sources.cache import ResultCache
+        from reportkit.sources.cache import ResultCache, cache_namespace
 
         cache = ResultCache(
             options.state_dir / "cache",
-            namespace=source.name,
+            namespace=cache_namespace(source),
             today=min(default_as_of(r, moment) for r in reports),
         )
     planned = plan_reports(reports, as_of=options.as_of, now=moment)

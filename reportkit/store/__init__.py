@@ -4,7 +4,9 @@ Properties are schemaless, yet queries must run at the speed of a typed column. 
 *wide* layout: every (property type, name, value type) gets its own typed column, added on demand
 with ``ALTER TABLE ADD COLUMN`` and recorded in the ``props`` catalog.
 
-    meta(key, value)                     timezone, schema version, demo parameters
+    meta(key, value)                     timezone, schema version, demo parameters, and the
+                                         data generation (store_id, generation: see
+                                         `data_generation`)
     event_names(eid, name)               one small integer per event name
     identities(pid, identity)            one small integer per profile identity
     events(eid, day, ts, pid, hour, c1, c2, ...)
@@ -21,6 +23,8 @@ Only this module and the modules that query the store import duckdb, and always 
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +145,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, timezone: str = "UTC") -> None
     )
     set_meta(con, "schema_version", SCHEMA_VERSION)
     set_meta(con, "timezone", timezone)
+    set_meta(con, "store_id", uuid.uuid4().hex)
 
 
 def _check_timezone(con: duckdb.DuckDBPyConnection, timezone: str) -> None:
@@ -161,6 +166,43 @@ def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
 def get_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
     row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
     return None if row is None else str(row[0])
+
+
+def bump_generation(con: duckdb.DuckDBPyConnection) -> int:
+    """Count one more change of the store's events (every import calls this, inside its
+    transaction); returns the new generation."""
+    current = get_meta(con, "generation")
+    generation = (int(current) if current and current.isdigit() else 0) + 1
+    if get_meta(con, "store_id") is None:
+        set_meta(con, "store_id", uuid.uuid4().hex)
+    set_meta(con, "generation", str(generation))
+    return generation
+
+
+def data_generation(con: duckdb.DuckDBPyConnection, path: str | Path = ":memory:") -> str:
+    """A text that changes whenever the store's answers can have changed: the cache keys on it.
+
+    - every import bumps `generation`; `store_id` (random, made with the store) tells apart two
+      stores made one after the other at the same path;
+    - a demo store is a pure function of its seed, events and days (see `sources.demo`);
+    - a store written before generations existed falls back to its file's size and mtime."""
+    if not is_initialized(con):
+        return "empty"
+    parts = []
+    seed = get_meta(con, "demo_seed")
+    if seed is not None:
+        demo = [get_meta(con, k) for k in ("demo_events", "demo_start", "demo_end")]
+        parts.append("demo:" + seed + ":" + ":".join(str(v) for v in demo))
+    generation = get_meta(con, "generation")
+    if generation is not None:
+        parts.append(f"store:{get_meta(con, 'store_id')}:{generation}")
+    if not parts:
+        try:
+            stat = os.stat(path)
+            parts.append(f"file:{stat.st_size}:{stat.st_mtime_ns}")
+        except OSError:
+            parts.append(f"unknown:{uuid.uuid4().hex}")  # never reuse what cannot be told apart
+    return " ".join(parts)
 
 
 def load_catalog(con: duckdb.DuckDBPyConnection) -> Catalog:

@@ -148,6 +148,7 @@ def _load_all(
         for st in stages:
             loaded += _load(con, st)
         store.refresh_profiles(con)
+        store.bump_generation(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
