@@ -222,23 +222,74 @@ def load_catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
 
 def add_column(con: duckdb.DuckDBPyConnection, scope: str, name: str, typ: str) -> Column:
     """The column for (scope, name, type), created on first use."""
-    row = con.execute(
-        "SELECT tbl, col FROM props WHERE scope = ? AND name = ? AND type = ?", [scope, name, typ]
-    ).fetchone()
-    if row is not None:
-        return Column(scope, name, typ, str(row[0]), str(row[1]))
-    seq = con.execute("SELECT count(*) FROM props").fetchone()
-    col = f"c{(seq[0] if seq else 0) + 1}_{typ.lower()}"
-    sql_type = SQL_TYPES[typ]
-    if scope in EVENT_SCOPES:
-        table = "events"
-        con.execute(f"ALTER TABLE events ADD COLUMN {col} {sql_type}")
-    else:
-        table = "profiles"
-        con.execute(f"ALTER TABLE profile_history ADD COLUMN {col} {sql_type}")
-        con.execute(f"ALTER TABLE profiles ADD COLUMN {col} {sql_type}")
-    con.execute("INSERT INTO props VALUES (?, ?, ?, ?, ?)", [scope, name, typ, table, col])
-    return Column(scope, name, typ, table, col)
+    return add_columns(con, [(scope, name, typ)])[(scope, name, typ)]
+
+
+# Up to this many new columns of one table are added one ALTER TABLE at a time; more, and the
+# table is copied once with all of them (DuckDB's ALTER costs grow with the table's width, so
+# thousands of ALTERs in one transaction took minutes and gigabytes).
+ALTER_ONE_BY_ONE = 16
+
+
+def add_columns(
+    con: duckdb.DuckDBPyConnection, wanted: Iterable[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], Column]:
+    """The columns for every (scope, name, type) in `wanted`, the missing ones created together:
+    the work is linear in the number of columns, however many there are."""
+    keys = list(dict.fromkeys(wanted))
+    existing = {
+        (str(sc), str(n), str(t)): Column(str(sc), str(n), str(t), str(tbl), str(col))
+        for sc, n, t, tbl, col in con.execute(
+            "SELECT scope, name, type, tbl, col FROM props"
+        ).fetchall()
+    }
+    seq = len(existing)
+    new: list[Column] = []
+    for scope, name, typ in keys:
+        if (scope, name, typ) in existing:
+            continue
+        seq += 1
+        table = "events" if scope in EVENT_SCOPES else "profiles"
+        column = Column(scope, name, typ, table, f"c{seq}_{typ.lower()}")
+        new.append(column)
+        existing[(scope, name, typ)] = column
+    if new:
+        events = [c for c in new if c.table == "events"]
+        profiles = [c for c in new if c.table == "profiles"]
+        _widen(con, "events", events)
+        _widen(con, "profile_history", profiles)
+        _widen(con, "profiles", profiles)
+        con.execute(
+            "INSERT INTO props SELECT unnest($s), unnest($n), unnest($t), unnest($b), unnest($c)",
+            {
+                "s": [c.scope for c in new],
+                "n": [c.name for c in new],
+                "t": [c.type for c in new],
+                "b": [c.table for c in new],
+                "c": [c.col for c in new],
+            },
+        )
+    return {key: existing[key] for key in keys}
+
+
+def _widen(con: duckdb.DuckDBPyConnection, table: str, columns: list[Column]) -> None:
+    """Add `columns` (all NULL) to `table`, keeping its rows and their order."""
+    if len(columns) <= ALTER_ONE_BY_ONE:
+        for c in columns:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {c.col} {SQL_TYPES[c.type]}")
+        return
+    added = ", ".join(f"CAST(NULL AS {SQL_TYPES[c.type]}) AS {c.col}" for c in columns)
+    con.execute(f"CREATE TABLE {table}__wide AS SELECT *, {added} FROM {table}")
+    con.execute(f"DROP TABLE {table}")
+    con.execute(f"ALTER TABLE {table}__wide RENAME TO {table}")
+
+
+def count_columns(con: duckdb.DuckDBPyConnection) -> int:
+    """How many property columns the store holds (one per property and value type)."""
+    if not is_initialized(con):
+        return 0
+    row = con.execute("SELECT count(*) FROM props").fetchone()
+    return int(row[0]) if row else 0
 
 
 def ensure_event_names(con: duckdb.DuckDBPyConnection, relation: str) -> None:

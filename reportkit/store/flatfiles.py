@@ -32,6 +32,7 @@ from reportkit.store.stagetables import (
     Prop,
     Stage,
     bad_count,
+    check_property_count,
     epoch_sql,
     first_line,
     printable,
@@ -53,26 +54,32 @@ _DAY_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _TIMESTAMP_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?$"
 
 
-def stage_flat(con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str) -> Stage:
+def stage_flat(
+    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, max_properties: int
+) -> Stage:
     import duckdb
 
     if file.suffix.lower() not in (".parquet", ".pq"):
-        return _stage_csv(con, file, table, tz)
+        return _stage_csv(con, file, table, tz, max_properties)
     src = f"read_parquet({lit(str(file))}) WITH ORDINALITY AS t"
     try:
         types = _describe(con, src)
         columns = _flat_columns(file, list(types)[:-1])
+        check_property_count(file, len(columns), max_properties)
         staged = _stage_rows(con, file, src, types, quote(list(types)[-1]), columns, table, tz)
     except duckdb.Error as exc:
         raise DataImportError(f"{file}: cannot read it as Parquet: {first_line(exc)}") from exc
     return Stage(file, table, staged, "row")
 
 
-def _stage_csv(con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str) -> Stage:
+def _stage_csv(
+    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, max_properties: int
+) -> Stage:
     import duckdb
 
     header = _csv_header(file)
     columns = _flat_columns(file, header)
+    check_property_count(file, len(columns), max_properties)
     try:
         staged = _stage_csv_text(con, file, header, False, columns, table, tz)
         if not bad_count(con, table):
