@@ -266,6 +266,7 @@ def _stage_rows(
     tz: str,
 ) -> tuple[Prop, ...]:
     """Stage the typed columns of `src` (one of DuckDB's readers); `line` numbers the rows."""
+    _check_key_types(file, types)
     p = Params()
     epoch = _flat_epoch_sql(types["ts"], quote("ts"), tz)
     ts = quote("ts")
@@ -303,6 +304,35 @@ def _stage_rows(
         p.values,
     )
     return tuple(props)
+
+
+_INTEGER_TYPES = (
+    "BIGINT",
+    "UBIGINT",
+    "INTEGER",
+    "UINTEGER",
+    "SMALLINT",
+    "USMALLINT",
+    "TINYINT",
+    "UTINYINT",
+    "HUGEINT",
+    "UHUGEINT",
+)
+
+
+def _check_key_types(file: Path, types: dict[str, str]) -> None:
+    """The rule JSON Lines applies: event_name is a string, identity a string or an integer.
+    (A CSV is read as text, so only typed files such as Parquet can break it.)"""
+    if types["event_name"] != "VARCHAR":
+        raise DataImportError(
+            f"{file}: column 'event_name' has type {types['event_name']}:"
+            " event_name must be a non-empty string"
+        )
+    if types["identity"] != "VARCHAR" and types["identity"] not in _INTEGER_TYPES:
+        raise DataImportError(
+            f"{file}: column 'identity' has type {types['identity']}:"
+            " identity must be a string or an integer"
+        )
 
 
 def _flat_epoch_sql(ts_type: str, ts: str, tz: str) -> str:
