@@ -212,8 +212,18 @@ def deliver_outcomes(
         except ReportkitError as exc:
             done.append(DeliveryOutcome(outcome.report.id, error=str(exc)))
             continue
+        except Exception as exc:  # a bug in one report's delivery must not stop the others'
+            done.append(DeliveryOutcome(outcome.report.id, error=_unexpected(exc)))
+            continue
         done.append(DeliveryOutcome(outcome.report.id, delivery))
     return done
+
+
+def _unexpected(exc: Exception) -> str:
+    """One line for an error no stage translated."""
+    from reportkit.text import inert_text
+
+    return " ".join(inert_text(f"{type(exc).__name__}: {exc}").split())[:500]
 
 
 def send_folders(
@@ -252,6 +262,9 @@ def send_folders(
             )
         except ReportkitError as exc:
             done.append(DeliveryOutcome(report_id, error=str(exc)))
+            continue
+        except Exception as exc:  # a bug in one report's delivery must not stop the others'
+            done.append(DeliveryOutcome(report_id, error=_unexpected(exc)))
             continue
         done.append(DeliveryOutcome(report_id, delivery))
     return done

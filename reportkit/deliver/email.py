@@ -94,7 +94,9 @@ def _is_loopback(host: str) -> bool:
 
 
 def _one_line(value: str, what: str) -> str:
-    if "\n" in value or "\r" in value:
+    """A header value on one line; anything str.splitlines() breaks on (\\x0b, \\x1c, \\x85,
+    U+2028 ...) counts as a line break, as it does for Python's mail headers."""
+    if len((value + ".").splitlines()) > 1:
         raise DeliveryError(f"the {what} holds a line break, which could inject mail headers")
     return value
 
@@ -310,10 +312,11 @@ def render_text(template: str, context: Mapping[str, Any], what: str) -> str:
     import jinja2
 
     from reportkit.render.environment import text_environment
+    from reportkit.render.sandbox import render_limited
 
     try:
         env = text_environment(one_line=what == "subject")
-        return env.from_string(template).render(**context)
+        return render_limited(env, template, context)
     except jinja2.TemplateError as exc:
         message = " ".join(str(exc).split())
         raise DeliveryError(f"deliver.email.{what}: {message}") from None

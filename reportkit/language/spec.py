@@ -387,6 +387,15 @@ class _Builder:
         email = raw.get("email")
         if email is None:
             return DeliverSpec()
+        subject = email.get("subject")
+        if isinstance(subject, str):
+            breaks = [c for c in subject if c in _HEADER_BREAKS]
+            if breaks:
+                self.problem(
+                    ("deliver", "email", "subject"),
+                    f"holds U+{ord(breaks[0]):04X}, a line break or control character that no"
+                    " mail header may hold: a subject is one line",
+                )
         return DeliverSpec(
             email=EmailSpec(
                 to=_as_tuple(email["to"]),
@@ -400,6 +409,13 @@ class _Builder:
                 on_failure=_as_tuple(email.get("on_failure")),
             )
         )
+
+
+# What str.splitlines() breaks a line on (and so Python's mail headers refuse), and the other
+# control characters, which a subject has no use for.
+_HEADER_BREAKS = frozenset(
+    [chr(c) for c in range(0x20)] + ["\x7f", "\x85", "\u2028", "\u2029"]
+) - {"\t"}
 
 
 # --------------------------------------------------------------------------- public API

@@ -113,15 +113,17 @@ def _one_line(value: Any) -> Any:
 def text_environment(one_line: bool = False) -> jinja2.Environment:
     """A sandboxed environment for one-off text templates written in report definitions
     (email subjects and bodies): no files, no autoescape, the same formatting filters; printed
-    values are inert, and with `one_line` (subjects) cannot break the line."""
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    values are inert, and with `one_line` (subjects) cannot break the line. Render with
+    `sandbox.render_limited`, which bounds the work (see `reportkit.render.sandbox`)."""
+    from reportkit.render.sandbox import LimitedSandbox
 
-    env = ImmutableSandboxedEnvironment(
+    env = LimitedSandbox(
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         finalize=_one_line if one_line else _inert,
     )
     env.filters.update(FILTERS)
+    env.limit_filters()
     return env
 
 
