@@ -477,7 +477,7 @@ def send(
 @cli.command("demo")
 @click.option(
     "--events",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 100_000_000),
     default=300_000,
     show_default=True,
     help="About how many events to generate.",
@@ -493,7 +493,7 @@ def send(
 @click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same data.")
 @click.option(
     "--days",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 3660),
     default=400,
     show_default=True,
     help="How many days of data, ending yesterday.",

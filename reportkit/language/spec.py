@@ -413,9 +413,9 @@ class _Builder:
 
 # What str.splitlines() breaks a line on (and so Python's mail headers refuse), and the other
 # control characters, which a subject has no use for.
-_HEADER_BREAKS = frozenset(
-    [chr(c) for c in range(0x20)] + ["\x7f", "\x85", "\u2028", "\u2029"]
-) - {"\t"}
+_HEADER_BREAKS = frozenset([chr(c) for c in range(0x20)] + ["\x7f", "\x85", "\u2028", "\u2029"]) - {
+    "\t"
+}
 
 
 # --------------------------------------------------------------------------- public API
