@@ -306,7 +306,7 @@ def rerender_folder(
 
     wanted = tuple(formats) if formats else FORMATS
     if not formats:
-        with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
+        with contextlib.suppress(OSError, ValueError, AttributeError, TypeError, RecursionError):
             previous = json.loads((Path(folder) / MANIFEST_FILE).read_text("utf-8"))
             wanted = tuple(previous.get("formats") or FORMATS)
     output = OutputSpec(formats=wanted, template=template, paper=paper, orientation=orientation)

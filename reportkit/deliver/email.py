@@ -440,7 +440,7 @@ def deliver_folder(
                 return Delivery(
                     result.report_id, "skipped", recipients, "the numbers equal the last ones sent"
                 )
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             pass  # never sent, or an unreadable record: send
     if dry_run:
         path = write_eml(message, outbox / _eml_name(result.report_id, folder.name))

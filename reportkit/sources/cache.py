@@ -75,7 +75,7 @@ class ResultCache:
             if expires is not None and self._clock() >= float(expires):
                 return None
             body = entry["body"]
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None  # missing, corrupt or foreign: ask the source again
         return body if isinstance(body, dict) else None
 
