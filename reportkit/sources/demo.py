@@ -309,7 +309,8 @@ def _fill(con, *, events: int, seed: int, start: date, end: date, days: int) -> 
         f"""
         INSERT INTO profile_history (pid, ts, {c["customer"]}, {c["gender"]}, {c["age"]},
             {c["city"]}, {c["country"]}, {c["os"]}, {c["device"]})
-        SELECT pid, {day0}::BIGINT * 86400, {_pick(CUSTOMER, _u(0))}, nullif({_pick(GENDER, _u(1))}, ''),
+        SELECT pid, {day0}::BIGINT * 86400, {_pick(CUSTOMER, _u(0))},
+               nullif({_pick(GENDER, _u(1))}, ''),
                CASE WHEN {_u(5)} >= 0.04 THEN 18 + floor(pow({_u(2)}, 1.5) * 52) END,
                split_part({city}, '|', 1), split_part({city}, '|', 2),
                split_part({osdev}, '|', 1), split_part({osdev}, '|', 2)
