@@ -282,10 +282,11 @@ def validate_paths(paths: Sequence[Path]) -> list[Report]:
 def plan_path(path: Path, as_of: date | None = None) -> tuple[Report, date, Plan]:
     """`reportkit plan`: one definition and the requests it would send on `as_of` (default:
     today in the report's timezone)."""
-    from reportkit.language.spec import load_report
+    from reportkit.language.spec import find_report_files, load_report
     from reportkit.plan import plan_requests
 
-    report = load_report(path)
+    (file,) = find_report_files([path]) if not path.is_dir() else [path]
+    report = load_report(file)
     day = as_of or default_as_of(report)
     return report, day, plan_requests(report, day)
 

@@ -485,8 +485,13 @@ def load_report(path: Path) -> Report:
 
 
 def find_report_files(paths: Sequence[Path]) -> list[Path]:
-    """Expand folders into the .yaml/.yml files below them, in a stable order."""
+    """Expand folders into the .yaml/.yml files below them, in a stable order.
+
+    A definition must really be a YAML file inside its folder (the folder named, or the folder
+    a named file sits in): a symlink that leads elsewhere (to `../.env`), or a file whose real
+    name is not .yaml/.yml, is refused before a byte of it is read, so no error can quote it."""
     files: list[Path] = []
+    refused: list[str] = []
     for path in paths:
         if path.is_dir():
             found = sorted(
@@ -498,12 +503,32 @@ def find_report_files(paths: Sequence[Path]) -> list[Path]:
             )
             if not found:
                 raise InvalidInput(f"{path}: no .yaml or .yml report definitions in this folder")
-            files.extend(found)
+            for file in found:
+                problem = _confinement_problem(file, path)
+                if problem:
+                    refused.append(problem)
+                else:
+                    files.append(file)
         elif path.is_file():
-            files.append(path)
+            problem = _confinement_problem(path, path.parent)
+            if problem:
+                refused.append(problem)
+            else:
+                files.append(path)
         else:
             raise InvalidInput(f"{path}: no such file or folder")
+    if refused:
+        raise _spec_error(refused)
     return files
+
+
+def _confinement_problem(file: Path, folder: Path) -> str | None:
+    real = file.resolve()
+    if not real.is_relative_to(folder.resolve()):
+        return f"{file}: leads outside {folder} (a symlink): refused, nothing of it was read"
+    if real.suffix not in (".yaml", ".yml"):
+        return f"{file}: is not a .yaml or .yml file: refused, nothing of it was read"
+    return None
 
 
 def load_reports(paths: Sequence[Path]) -> list[Report]:
