@@ -29,6 +29,7 @@ from reportkit.language.model import (
     Report,
     WindowSpec,
 )
+from reportkit.language.windows import MAX_TREND_POINTS, fewest_trend_points
 from reportkit.language.yamldoc import Doc, PathKey, YamlProblem, clip, read_yaml
 
 MAX_BYTES = 2_000_000
@@ -302,6 +303,7 @@ class _Builder:
                     f"event lists make this report more than {most} queries; split it in two",
                 )
             for query in made:
+                self.check_trend_size(query, raw, index, data.get("week_start", "monday"))
                 if query.id in seen:
                     self.problem(("queries", index, "id"), self.duplicate(query, index, seen))
                 seen.setdefault(query.id, (index, query.event))
@@ -319,6 +321,35 @@ class _Builder:
             output=self.output(data.get("output", {})),
             deliver=self.deliver(data.get("deliver", {})),
             path=self.path,
+        )
+
+    def check_trend_size(self, query: Query, raw: Any, index: int, week_start: Any) -> None:
+        """What `plan` would refuse on any day: a trend with more than MAX_TREND_POINTS points."""
+        if query.kind != "trend" or week_start not in ("monday", "sunday"):
+            return
+        fewest = fewest_trend_points(
+            query.window,
+            query.granularity,
+            week_start=week_start,
+            include_today=query.include_today,
+        )
+        if fewest is None or fewest[0] <= MAX_TREND_POINTS:
+            return
+        points, dates = fewest
+        own = raw if isinstance(raw, dict) else {}
+        where: PathKey = (
+            ("queries", index, "window")
+            if "window" in own
+            else ("window",)
+            if "window" in self.doc.data
+            else ("queries", index, "granularity")
+        )
+        self.problem(
+            where,
+            f"query {query.id!r}: a {query.granularity} trend over {dates} has {points:,} points"
+            + ("" if query.window.start is not None else " (at least that many on any day)")
+            + f", more than {MAX_TREND_POINTS:,}: choose a shorter window or a coarser"
+            " granularity",
         )
 
     def duplicate(self, query: Query, index: int, seen: dict[str, tuple[int, str]]) -> str:
