@@ -112,11 +112,11 @@ def _run_paths(
     )
     cache = None
     if options.use_cache:
-        from reportkit.sources.cache import ResultCache
+        from reportkit.sources.cache import ResultCache, cache_namespace
 
         cache = ResultCache(
             options.state_dir / "cache",
-            namespace=source.name,
+            namespace=cache_namespace(source),
             today=min(default_as_of(r, moment) for r in reports),
         )
     planned = plan_reports(reports, as_of=options.as_of, now=moment)
@@ -222,8 +222,18 @@ def deliver_outcomes(
         except ReportkitError as exc:
             done.append(DeliveryOutcome(outcome.report.id, error=str(exc)))
             continue
+        except Exception as exc:  # a bug in one report's delivery must not stop the others'
+            done.append(DeliveryOutcome(outcome.report.id, error=_unexpected(exc)))
+            continue
         done.append(DeliveryOutcome(outcome.report.id, delivery))
     return done
+
+
+def _unexpected(exc: Exception) -> str:
+    """One line for an error no stage translated."""
+    from reportkit.text import inert_text
+
+    return " ".join(inert_text(f"{type(exc).__name__}: {exc}").split())[:500]
 
 
 def send_folders(
@@ -263,6 +273,9 @@ def send_folders(
         except ReportkitError as exc:
             done.append(DeliveryOutcome(report_id, error=str(exc)))
             continue
+        except Exception as exc:  # a bug in one report's delivery must not stop the others'
+            done.append(DeliveryOutcome(report_id, error=_unexpected(exc)))
+            continue
         done.append(DeliveryOutcome(report_id, delivery))
     return done
 
@@ -287,10 +300,11 @@ def validate_paths(paths: Sequence[Path]) -> list[Report]:
 def plan_path(path: Path, as_of: date | None = None) -> tuple[Report, date, Plan]:
     """`reportkit plan`: one definition and the requests it would send on `as_of` (default:
     today in the report's timezone)."""
-    from reportkit.language.spec import load_report
+    from reportkit.language.spec import find_report_files, load_report
     from reportkit.plan import plan_requests
 
-    report = load_report(path)
+    (file,) = find_report_files([path]) if not path.is_dir() else [path]
+    report = load_report(file)
     day = as_of or default_as_of(report)
     return report, day, plan_requests(report, day)
 
@@ -311,7 +325,7 @@ def rerender_folder(
 
     wanted = tuple(formats) if formats else FORMATS
     if not formats:
-        with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
+        with contextlib.suppress(OSError, ValueError, AttributeError, TypeError, RecursionError):
             previous = json.loads((Path(folder) / MANIFEST_FILE).read_text("utf-8"))
             wanted = tuple(previous.get("formats") or FORMATS)
     output = OutputSpec(formats=wanted, template=template, paper=paper, orientation=orientation)

@@ -485,7 +485,7 @@ def send(
 @cli.command("demo")
 @click.option(
     "--events",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 100_000_000),
     default=300_000,
     show_default=True,
     help="About how many events to generate.",
@@ -501,7 +501,7 @@ def send(
 @click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same data.")
 @click.option(
     "--days",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 3660),
     default=400,
     show_default=True,
     help="How many days of data, ending yesterday.",
@@ -540,13 +540,40 @@ def demo_command(events: int, db: str, seed: int, days: int) -> None:
     " takes it as its timezone, else UTC).",
 )
 @click.option("--skip-invalid", is_flag=True, help="Load the good records, report the bad ones.")
+@click.option(
+    "--allow-duplicate-file",
+    is_flag=True,
+    help="Load a file even when the store already holds a file with the same content.",
+)
+@click.option(
+    "--max-properties-per-import",
+    type=click.IntRange(1, 100_000),
+    default=500,
+    show_default=True,
+    help="Refuse an import whose files hold more distinct properties.",
+)
+@click.option(
+    "--max-store-properties",
+    type=click.IntRange(1, 100_000),
+    default=2000,
+    show_default=True,
+    help="Refuse an import after which the store would hold more property columns"
+    " (one per property and value type).",
+)
 def import_command(
-    files: tuple[str, ...], db: str, timezone: str | None, skip_invalid: bool
+    files: tuple[str, ...],
+    db: str,
+    timezone: str | None,
+    skip_invalid: bool,
+    allow_duplicate_file: bool,
+    max_properties_per_import: int,
+    max_store_properties: int,
 ) -> None:
     """Load JSON Lines (or JSON arrays), CSV or Parquet event files into a store, all or nothing.
 
     A bad record stops the import with FILE:LINE: reason and leaves the store unchanged, unless
-    --skip-invalid loads the rest.
+    --skip-invalid loads the rest. A file the store already holds (same content) is refused
+    unless --allow-duplicate-file.
 
     \b
     Example:
@@ -554,10 +581,15 @@ def import_command(
     """
     from pathlib import Path
 
-    from reportkit.store.importer import import_events
+    from reportkit.store.importer import ImportLimits, import_events
 
+    limits = ImportLimits(
+        max_properties_per_import=max_properties_per_import,
+        max_store_properties=max_store_properties,
+        allow_duplicate_file=allow_duplicate_file,
+    )
     summary = import_events(
-        db, [Path(f) for f in files], timezone=timezone, skip_invalid=skip_invalid
+        db, [Path(f) for f in files], timezone=timezone, skip_invalid=skip_invalid, limits=limits
     )
     click.echo(f"loaded {summary.loaded} events into {db}")
     if summary.skipped:

@@ -9,7 +9,14 @@ from typing import Any, Literal
 
 from reportkit.errors import WindowError
 from reportkit.language.model import Report, wire_filters
-from reportkit.language.windows import DateRange, previous_window, resolve_window, shift_periods
+from reportkit.language.windows import (
+    MAX_TREND_POINTS,
+    DateRange,
+    previous_window,
+    resolve_window,
+    shift_periods,
+    trend_points,
+)
 
 Endpoint = Literal[
     "/1/counts/top.json",
@@ -115,12 +122,8 @@ def _months_apart(first: date, last: date) -> int:
     return (last.year - first.year) * 12 + last.month - first.month
 
 
-MAX_TREND_POINTS = 3660  # ten years of days; a longer trend is a mistake that would run for long
-
-
 def _check_trend_size(report: Report, query_id: str, granularity: str, dates: DateRange) -> None:
-    months = _months_apart(dates.start, dates.end) + 1
-    points = {"daily": dates.days, "weekly": dates.days // 7, "monthly": months}[granularity]
+    points = trend_points(granularity, dates)
     if points > MAX_TREND_POINTS:
         where = f"{report.path}: " if report.path else ""
         raise WindowError(

@@ -209,11 +209,12 @@ def test_windows_outside_the_calendar_name_the_query(
 
 
 def test_a_trend_of_more_than_3660_points_is_refused() -> None:
-    with pytest.raises(WindowError) as info:
-        plan_requests(_report("{from: 2026-11-01, to: 9999-12-31}", "trend"), date(2026, 11, 30))
+    # refused when the definition is read (validate), located, not only when it is planned
+    with pytest.raises(SpecError) as info:
+        _report("{from: 2026-11-01, to: 9999-12-31}", "trend")
     assert str(info.value) == (
-        "w.yaml: query 'q': a daily trend over 2026-11-01..9999-12-31 has 2912139 points, "
-        "more than 3660: choose a shorter window or a coarser granularity"
+        "w.yaml:3:1: window: query 'q': a daily trend over 2026-11-01..9999-12-31 has 2,912,139"
+        " points, more than 3,660: choose a shorter window or a coarser granularity"
     )
     assert plan_requests(_report("last_3660_days", "trend"), date(2026, 11, 30)).requests
 

@@ -173,8 +173,10 @@ def test_a_value_with_a_line_break_cannot_inject_headers(
     )
     with smtp_server() as (handler, port):
         result = run_weekly(demo_store, tmp_path, port, definition=definition)
-    assert result.exit_code == 1
-    assert "line break" in result.stderr
+    # refused when the definition is read, at its place, before any query or mail
+    assert result.exit_code == 2
+    assert f"{definition}:9:5: deliver.email.subject: holds U+000" in result.stderr
+    assert "a line break or control character" in result.stderr
     assert handler.received == []
 
 

@@ -77,7 +77,8 @@ def event_count(db: Path) -> int:
 
 
 def run_import(file: Path, db: Path, *extra: str) -> Result:
-    return CliRunner().invoke(cli, ["import", str(file), "--db", str(db), *extra])
+    args = ["import", str(file), "--db", str(db), "--allow-duplicate-file", *extra]
+    return CliRunner().invoke(cli, args)
 
 
 _TEMPLATE: list[Path] = []

@@ -369,9 +369,10 @@ def test_markdown_shows_each_value_as_its_inert_text_in_a_cell(run: Run, key: st
 def test_markdown_escapes_are_exact(run: Run) -> None:
     assert "| \\# heading |" in run.md
     assert "| \\- item |" in run.md
-    assert "| \\| pipes \\| \\*\\*bold\\*\\* \\[link\\](http://x) \\`code\\` |" in run.md
+    # the `:` of a scheme and `@` are escaped too: GitHub would make live links of them
+    assert "| \\| pipes \\| \\*\\*bold\\*\\* \\[link\\](http\\://x) \\`code\\` |" in run.md
     assert "| &lt;script&gt;alert(1)&lt;/script&gt; |" in run.md
-    assert "| first line Bcc: victim@example.com |" in run.md
+    assert "| first line Bcc: victim\\@example.com |" in run.md
     assert "| {{ 7\\*7 }} |" in run.md
 
 

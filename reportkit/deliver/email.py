@@ -103,7 +103,9 @@ def _is_loopback(host: str) -> bool:
 
 
 def _one_line(value: str, what: str) -> str:
-    if "\n" in value or "\r" in value:
+    """A header value on one line; anything str.splitlines() breaks on (\\x0b, \\x1c, \\x85,
+    U+2028 ...) counts as a line break, as it does for Python's mail headers."""
+    if len((value + ".").splitlines()) > 1:
         raise DeliveryError(f"the {what} holds a line break, which could inject mail headers")
     return value
 
@@ -376,10 +378,11 @@ def render_text(template: str, context: Mapping[str, Any], what: str) -> str:
     import jinja2
 
     from reportkit.render.environment import text_environment
+    from reportkit.render.sandbox import render_limited
 
     try:
         env = text_environment(one_line=what == "subject")
-        return env.from_string(template).render(**context)
+        return render_limited(env, template, context)
     except jinja2.TemplateError as exc:
         message = " ".join(str(exc).split())
         raise DeliveryError(f"deliver.email.{what}: {message}") from None
@@ -509,7 +512,7 @@ def deliver_folder(
                 return Delivery(
                     result.report_id, "skipped", recipients, "the numbers equal the last ones sent"
                 )
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             pass  # never sent, or an unreadable record: send
     if dry_run:
         path = write_eml(message, outbox / _eml_name(result.report_id, folder.name))

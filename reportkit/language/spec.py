@@ -35,6 +35,7 @@ from reportkit.language.model import (
     Report,
     WindowSpec,
 )
+from reportkit.language.windows import MAX_TREND_POINTS, fewest_trend_points
 from reportkit.language.yamldoc import Doc, PathKey, YamlProblem, clip, read_yaml
 
 MAX_BYTES = 2_000_000
@@ -385,6 +386,7 @@ class _Builder:
                     f"event lists make this report more than {most} queries; split it in two",
                 )
             for query in made:
+                self.check_trend_size(query, raw, index, data.get("week_start", "monday"))
                 if query.id in seen:
                     self.problem(("queries", index, "id"), self.duplicate(query, index, seen))
                 seen.setdefault(query.id, (index, query.event))
@@ -404,6 +406,35 @@ class _Builder:
             output=self.output(data.get("output", {})),
             deliver=self.deliver(data.get("deliver", {})),
             path=self.path,
+        )
+
+    def check_trend_size(self, query: Query, raw: Any, index: int, week_start: Any) -> None:
+        """What `plan` would refuse on any day: a trend with more than MAX_TREND_POINTS points."""
+        if query.kind != "trend" or week_start not in ("monday", "sunday"):
+            return
+        fewest = fewest_trend_points(
+            query.window,
+            query.granularity,
+            week_start=week_start,
+            include_today=query.include_today,
+        )
+        if fewest is None or fewest[0] <= MAX_TREND_POINTS:
+            return
+        points, dates = fewest
+        own = raw if isinstance(raw, dict) else {}
+        where: PathKey = (
+            ("queries", index, "window")
+            if "window" in own
+            else ("window",)
+            if "window" in self.doc.data
+            else ("queries", index, "granularity")
+        )
+        self.problem(
+            where,
+            f"query {query.id!r}: a {query.granularity} trend over {dates} has {points:,} points"
+            + ("" if query.window.start is not None else " (at least that many on any day)")
+            + f", more than {MAX_TREND_POINTS:,}: choose a shorter window or a coarser"
+            " granularity",
         )
 
     def locale(self, name: str, where: PathKey) -> str:
@@ -541,6 +572,15 @@ class _Builder:
         email = raw.get("email")
         if email is None:
             return DeliverSpec()
+        subject = email.get("subject")
+        if isinstance(subject, str):
+            breaks = [c for c in subject if c in _HEADER_BREAKS]
+            if breaks:
+                self.problem(
+                    ("deliver", "email", "subject"),
+                    f"holds U+{ord(breaks[0]):04X}, a line break or control character that no"
+                    " mail header may hold: a subject is one line",
+                )
         return DeliverSpec(
             email=EmailSpec(
                 to=_as_tuple(email["to"]),
@@ -559,6 +599,13 @@ class _Builder:
                 ),
             )
         )
+
+
+# What str.splitlines() breaks a line on (and so Python's mail headers refuse), and the other
+# control characters, which a subject has no use for.
+_HEADER_BREAKS = frozenset([chr(c) for c in range(0x20)] + ["\x7f", "\x85", "\u2028", "\u2029"]) - {
+    "\t"
+}
 
 
 # --------------------------------------------------------------------------- public API
@@ -630,8 +677,13 @@ def load_report(path: Path, *, template_roots: Sequence[Path] = ()) -> Report:
 
 
 def find_report_files(paths: Sequence[Path]) -> list[Path]:
-    """Expand folders into the .yaml/.yml files below them, in a stable order."""
+    """Expand folders into the .yaml/.yml files below them, in a stable order.
+
+    A definition must really be a YAML file inside its folder (the folder named, or the folder
+    a named file sits in): a symlink that leads elsewhere (to `../.env`), or a file whose real
+    name is not .yaml/.yml, is refused before a byte of it is read, so no error can quote it."""
     files: list[Path] = []
+    refused: list[str] = []
     for path in paths:
         if path.is_dir():
             found = sorted(
@@ -643,12 +695,32 @@ def find_report_files(paths: Sequence[Path]) -> list[Path]:
             )
             if not found:
                 raise InvalidInput(f"{path}: no .yaml or .yml report definitions in this folder")
-            files.extend(found)
+            for file in found:
+                problem = _confinement_problem(file, path)
+                if problem:
+                    refused.append(problem)
+                else:
+                    files.append(file)
         elif path.is_file():
-            files.append(path)
+            problem = _confinement_problem(path, path.parent)
+            if problem:
+                refused.append(problem)
+            else:
+                files.append(path)
         else:
             raise InvalidInput(f"{path}: no such file or folder")
+    if refused:
+        raise _spec_error(refused)
     return files
+
+
+def _confinement_problem(file: Path, folder: Path) -> str | None:
+    real = file.resolve()
+    if not real.is_relative_to(folder.resolve()):
+        return f"{file}: leads outside {folder} (a symlink): refused, nothing of it was read"
+    if real.suffix not in (".yaml", ".yml"):
+        return f"{file}: is not a .yaml or .yml file: refused, nothing of it was read"
+    return None
 
 
 def load_reports(paths: Sequence[Path]) -> list[Report]:

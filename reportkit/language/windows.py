@@ -191,3 +191,32 @@ def local_date(now: datetime, timezone: str) -> date:
     from zoneinfo import ZoneInfo
 
     return now.astimezone(ZoneInfo(timezone)).date()
+
+
+MAX_TREND_POINTS = 3660  # ten years of days; a longer trend is a mistake that would run for long
+# Days a relative window is resolved on to tell whether it is too long whatever the date
+# (a leap day, month ends, a year end): a trend too long on every one of them always is.
+_PROBE_DAYS = (date(2025, 3, 1), date(2026, 7, 15), date(2028, 2, 29), date(2030, 12, 31))
+
+
+def trend_points(granularity: str, dates: DateRange) -> int:
+    """How many points a trend of `granularity` over `dates` has."""
+    months = (dates.end.year - dates.start.year) * 12 + dates.end.month - dates.start.month + 1
+    return {"daily": dates.days, "weekly": dates.days // 7, "monthly": months}[granularity]
+
+
+def fewest_trend_points(
+    spec: WindowSpec, granularity: str, *, week_start: WeekStart, include_today: bool
+) -> tuple[int, DateRange] | None:
+    """The fewest points a trend over `spec` can have whatever the day it runs on, with the
+    window that has them (None when the window cannot be resolved: its own error says why)."""
+    fewest: tuple[int, DateRange] | None = None
+    for day in _PROBE_DAYS:
+        try:
+            dates = resolve_window(spec, day, week_start=week_start, include_today=include_today)
+        except (WindowError, OverflowError, ValueError):
+            continue
+        points = trend_points(granularity, dates)
+        if fewest is None or points < fewest[0]:
+            fewest = (points, dates)
+    return fewest

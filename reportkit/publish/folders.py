@@ -221,7 +221,7 @@ def rerender_report(
     cached: Sequence[str] = ()
     manifest = folder / MANIFEST_FILE
     if manifest.is_file():
-        with contextlib.suppress(ValueError, KeyError, TypeError):
+        with contextlib.suppress(ValueError, KeyError, TypeError, RecursionError):
             cached = Manifest.from_dict(json.loads(manifest.read_text("utf-8"))).cached
     definition = None
     pdf = folder / "report.pdf"
@@ -296,5 +296,10 @@ def load_results(path: Path) -> ReportResult:
         raise
     except OSError as exc:
         raise RenderError(f"could not read {path}: {exc.strerror or exc}") from exc
+    except RecursionError:
+        # json's decoder recurses once per level: `[[[[...]]]]` 100,000 deep
+        raise RenderError(
+            f"{path} is not a reportkit results.json: it is nested too deeply"
+        ) from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RenderError(f"{path} is not a reportkit results.json: {exc!r}") from exc

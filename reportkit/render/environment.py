@@ -33,7 +33,12 @@ from reportkit.errors import RenderError
 from reportkit.render import labels
 from reportkit.text import inert_text
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
+# `@` too, and the `:` of `scheme://`, `mailto:` and `xmpp:` and the dot of `www.`:
+# GitHub-flavoured Markdown makes a live link of `https://...`, `www....` and `name@host` in
+# plain text; escaped, they stay text (and read the same).
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#@])")
+_MD_WWW = re.compile(r"(?i)(www)\.")
+_MD_SCHEME = re.compile(r"(?i)(?:(?<=[a-z0-9])(?=://)|(?<=mailto)|(?<=xmpp)):")
 # a block marker a value could start a line with: list items, setext underlines, thematic breaks
 _MD_LEADING = re.compile(r"^(?:[-+=](?=\s|$|[-=])|\d{1,9}(?=[.)](?:\s|$)))")
 _NEWLINES = re.compile(r"\s*[\r\n]+\s*")
@@ -47,6 +52,8 @@ def markdown_inline(value: Any) -> Markup:
         return value
     text = _NEWLINES.sub(" ", inert_text(str(value))).strip()
     text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_WWW.sub(r"\1\\.", text)
+    text = _MD_SCHEME.sub(r"\\:", text)
     match = _MD_LEADING.match(text)
     if match:  # `1. x` -> `1\. x`, `- x` -> `\- x`
         cut = match.end() if text[0].isdigit() else 0
@@ -113,15 +120,17 @@ def _one_line(value: Any) -> Any:
 def text_environment(one_line: bool = False) -> jinja2.Environment:
     """A sandboxed environment for one-off text templates written in report definitions
     (email subjects and bodies): no files, no autoescape, the same formatting filters; printed
-    values are inert, and with `one_line` (subjects) cannot break the line."""
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    values are inert, and with `one_line` (subjects) cannot break the line. Render with
+    `sandbox.render_limited`, which bounds the work (see `reportkit.render.sandbox`)."""
+    from reportkit.render.sandbox import LimitedSandbox
 
-    env = ImmutableSandboxedEnvironment(
+    env = LimitedSandbox(
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         finalize=_one_line if one_line else _inert,
     )
     env.filters.update(FILTERS)
+    env.limit_filters()
     return env
 
 

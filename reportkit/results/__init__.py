@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -149,18 +150,40 @@ class _Answers:
         return found[0] if found else None
 
 
+# The largest count believed: well past any account's events, and below 2**53, where a float
+# (JSON numbers often are) stops holding every whole number.
+MAX_COUNT = 10**15
+
+
 def _count(value: Any, query_id: str, what: str) -> int:
+    """A count from a source's answer: a whole number from 0 to MAX_COUNT, else QueryFailed
+    naming the query (a negative, fractional or astronomical count is a wrong answer, and
+    rendering it would publish wrong numbers)."""
     try:
         if isinstance(value, bool):
             raise TypeError
         number = float(value)
-        if number != int(number):
-            return round(number)
-        return int(number)
+        if not math.isfinite(number):
+            raise ValueError
     except (TypeError, ValueError, OverflowError):
         raise QueryFailed(
             f"query {query_id!r}: the source answered {what} with {str(value)[:60]!r}, not a count"
         ) from None
+    problem = (
+        "a negative count"
+        if number < 0
+        else "not a whole number"
+        if number != int(number)
+        else f"more than {MAX_COUNT:.0e} events"
+        if number > MAX_COUNT
+        else None
+    )
+    if problem:
+        raise QueryFailed(
+            f"query {query_id!r}: the source answered {what} with {str(value)[:60]},"
+            f" {problem}: refused"
+        )
+    return int(number)
 
 
 def _top_rows(answer: Mapping[str, Any], request_key: str, query_id: str) -> list[Row]:

@@ -1,4 +1,8 @@
-"""Answers cached on disk, keyed by source, account and request.
+"""Answers cached on disk, keyed by source, account, data generation and request.
+
+The data generation (`cache_namespace`) changes whenever a source's data can have changed: a
+local store counts its imports, a demo store is named by its seed, size and days. A source that
+has no generation (CleverTap) is keyed by its name alone: its complete windows are final.
 
 A window that ends before today (in the report's timezone) never changes, so its answer is kept
 for good; a window that includes today expires after `ttl` seconds (10 minutes by default).
@@ -21,6 +25,13 @@ from typing import Any
 from reportkit.plan import Request
 
 DEFAULT_TTL = 600.0
+
+
+def cache_namespace(source: object) -> str:
+    """The cache namespace of a source: its name, and its data generation when it has one."""
+    name = str(getattr(source, "name", ""))
+    generation = getattr(source, "data_generation", None)
+    return name if generation is None else f"{name}\n{generation}"
 
 
 class ResultCache:
@@ -64,7 +75,7 @@ class ResultCache:
             if expires is not None and self._clock() >= float(expires):
                 return None
             body = entry["body"]
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None  # missing, corrupt or foreign: ask the source again
         if not isinstance(body, dict):
             return None

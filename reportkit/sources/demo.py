@@ -69,6 +69,27 @@ OS_DEVICE = {
 HOURS = [1, 1, 1, 1, 1, 2, 3, 5, 6, 6, 6, 6, 7, 6, 5, 5, 6, 7, 9, 11, 12, 11, 7, 3]
 WEEKDAY = [0.95, 0.9, 0.92, 0.97, 1.08, 1.22, 1.12]  # Monday first
 ANCHOR = date(2026, 1, 1)
+# Bounds of a demo build: profile identities have 7 digits (events // 30 profiles), and a day
+# count beyond ten years only makes a long wait.
+MAX_EVENTS = 100_000_000
+MAX_DAYS = 3660
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9999, 12, 1)
+
+
+def check_demo_size(*, events: int, days: int, end: date) -> None:
+    """Refuse a demo the generator cannot make, in one line (InvalidInput, exit code 2)."""
+    from reportkit.errors import InvalidInput
+
+    if not 1 <= events <= MAX_EVENTS:
+        raise InvalidInput(f"demo events must be between 1 and {MAX_EVENTS:,}, not {events:,}")
+    if not 1 <= days <= MAX_DAYS:
+        raise InvalidInput(f"demo days must be between 1 and {MAX_DAYS:,}, not {days:,}")
+    if not FIRST_DAY + timedelta(days=days - 1) <= end <= LAST_DAY:
+        raise InvalidInput(
+            f"demo data ending on {end.isoformat()} over {days} days would leave"
+            f" {FIRST_DAY.isoformat()} .. {LAST_DAY.isoformat()}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +133,7 @@ def build_demo(
     """Build a demo store at `path` (replacing it) with about `events` events over `days` days
     ending on `end` (default yesterday, UTC)."""
     end = end or date.today() - timedelta(days=1)
+    check_demo_size(events=events, days=days, end=end)
     start = end - timedelta(days=days - 1)
     target = str(path)
     if target != ":memory:":
@@ -120,12 +142,17 @@ def build_demo(
         con = store.connect(temp)
     else:
         con = store.connect(target)
+    built = False
     try:
         profiles = _fill(con, events=events, seed=seed, start=start, end=end, days=days)
         row = con.execute("SELECT count(*) FROM events").fetchone()
         total = int(row[0]) if row else 0
+        built = True
     finally:
         con.close()
+        if not built and target != ":memory:":  # nothing half-built stays behind
+            for leftover in (temp, Path(f"{temp}.wal")):
+                leftover.unlink(missing_ok=True)
     if target != ":memory:":
         os.replace(temp, target)
         Path(str(temp) + ".wal").unlink(missing_ok=True)
@@ -282,7 +309,8 @@ def _fill(con, *, events: int, seed: int, start: date, end: date, days: int) -> 
         f"""
         INSERT INTO profile_history (pid, ts, {c["customer"]}, {c["gender"]}, {c["age"]},
             {c["city"]}, {c["country"]}, {c["os"]}, {c["device"]})
-        SELECT pid, {day0} * 86400, {_pick(CUSTOMER, _u(0))}, nullif({_pick(GENDER, _u(1))}, ''),
+        SELECT pid, {day0}::BIGINT * 86400, {_pick(CUSTOMER, _u(0))},
+               nullif({_pick(GENDER, _u(1))}, ''),
                CASE WHEN {_u(5)} >= 0.04 THEN 18 + floor(pow({_u(2)}, 1.5) * 52) END,
                split_part({city}, '|', 1), split_part({city}, '|', 2),
                split_part({osdev}, '|', 1), split_part({osdev}, '|', 2)

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reportkit.errors import QueryFailed
-from reportkit.plan import MAX_TREND_POINTS, Request
+from reportkit.language.windows import MAX_TREND_POINTS
+from reportkit.plan import Request
 from reportkit.sources.filters import FilterError, filter_condition
 from reportkit.store import PROFILE_SCOPES, SCOPES, Catalog, Column, connect, load_catalog
 
@@ -96,6 +97,17 @@ class LocalEngine:
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The engine's own connection (for loading data in tests and the importer)."""
         return self._con
+
+    def data_generation(self) -> str:
+        """What the answer cache keys on besides the request (see `store.data_generation`)."""
+        from reportkit.store import data_generation
+
+        with self._lock:
+            cur = self._con.cursor()
+            try:
+                return data_generation(cur, self.path)
+            finally:
+                cur.close()
 
     def refresh(self) -> None:
         """Forget the cached catalog (call after writing to the store)."""
@@ -433,6 +445,8 @@ class LocalSource:
     def __init__(self, engine: LocalEngine, name: str) -> None:
         self.engine = engine
         self.name = name
+        # read once, when the source opens: a run answers from one state of the store
+        self.data_generation = engine.data_generation()
 
     def execute(self, request: Request) -> dict[str, Any]:
         status, body = self.engine.answer(request.endpoint, request.body)

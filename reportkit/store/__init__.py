@@ -4,7 +4,9 @@ Properties are schemaless, yet queries must run at the speed of a typed column. 
 *wide* layout: every (property type, name, value type) gets its own typed column, added on demand
 with ``ALTER TABLE ADD COLUMN`` and recorded in the ``props`` catalog.
 
-    meta(key, value)                     timezone, schema version, demo parameters
+    meta(key, value)                     timezone, schema version, demo parameters, and the
+                                         data generation (store_id, generation: see
+                                         `data_generation`)
     event_names(eid, name)               one small integer per event name
     identities(pid, identity)            one small integer per profile identity
     events(eid, day, ts, pid, hour, c1, c2, ...)
@@ -21,6 +23,8 @@ Only this module and the modules that query the store import duckdb, and always 
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +145,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, timezone: str = "UTC") -> None
     )
     set_meta(con, "schema_version", SCHEMA_VERSION)
     set_meta(con, "timezone", timezone)
+    set_meta(con, "store_id", uuid.uuid4().hex)
 
 
 def _check_timezone(con: duckdb.DuckDBPyConnection, timezone: str) -> None:
@@ -163,6 +168,43 @@ def get_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
     return None if row is None else str(row[0])
 
 
+def bump_generation(con: duckdb.DuckDBPyConnection) -> int:
+    """Count one more change of the store's events (every import calls this, inside its
+    transaction); returns the new generation."""
+    current = get_meta(con, "generation")
+    generation = (int(current) if current and current.isdigit() else 0) + 1
+    if get_meta(con, "store_id") is None:
+        set_meta(con, "store_id", uuid.uuid4().hex)
+    set_meta(con, "generation", str(generation))
+    return generation
+
+
+def data_generation(con: duckdb.DuckDBPyConnection, path: str | Path = ":memory:") -> str:
+    """A text that changes whenever the store's answers can have changed: the cache keys on it.
+
+    - every import bumps `generation`; `store_id` (random, made with the store) tells apart two
+      stores made one after the other at the same path;
+    - a demo store is a pure function of its seed, events and days (see `sources.demo`);
+    - a store written before generations existed falls back to its file's size and mtime."""
+    if not is_initialized(con):
+        return "empty"
+    parts = []
+    seed = get_meta(con, "demo_seed")
+    if seed is not None:
+        demo = [get_meta(con, k) for k in ("demo_events", "demo_start", "demo_end")]
+        parts.append("demo:" + seed + ":" + ":".join(str(v) for v in demo))
+    generation = get_meta(con, "generation")
+    if generation is not None:
+        parts.append(f"store:{get_meta(con, 'store_id')}:{generation}")
+    if not parts:
+        try:
+            stat = os.stat(path)
+            parts.append(f"file:{stat.st_size}:{stat.st_mtime_ns}")
+        except OSError:
+            parts.append(f"unknown:{uuid.uuid4().hex}")  # never reuse what cannot be told apart
+    return " ".join(parts)
+
+
 def load_catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
     """Read the catalog (an empty one for a store that was never written)."""
     if not is_initialized(con):
@@ -180,23 +222,74 @@ def load_catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
 
 def add_column(con: duckdb.DuckDBPyConnection, scope: str, name: str, typ: str) -> Column:
     """The column for (scope, name, type), created on first use."""
-    row = con.execute(
-        "SELECT tbl, col FROM props WHERE scope = ? AND name = ? AND type = ?", [scope, name, typ]
-    ).fetchone()
-    if row is not None:
-        return Column(scope, name, typ, str(row[0]), str(row[1]))
-    seq = con.execute("SELECT count(*) FROM props").fetchone()
-    col = f"c{(seq[0] if seq else 0) + 1}_{typ.lower()}"
-    sql_type = SQL_TYPES[typ]
-    if scope in EVENT_SCOPES:
-        table = "events"
-        con.execute(f"ALTER TABLE events ADD COLUMN {col} {sql_type}")
-    else:
-        table = "profiles"
-        con.execute(f"ALTER TABLE profile_history ADD COLUMN {col} {sql_type}")
-        con.execute(f"ALTER TABLE profiles ADD COLUMN {col} {sql_type}")
-    con.execute("INSERT INTO props VALUES (?, ?, ?, ?, ?)", [scope, name, typ, table, col])
-    return Column(scope, name, typ, table, col)
+    return add_columns(con, [(scope, name, typ)])[(scope, name, typ)]
+
+
+# Up to this many new columns of one table are added one ALTER TABLE at a time; more, and the
+# table is copied once with all of them (DuckDB's ALTER costs grow with the table's width, so
+# thousands of ALTERs in one transaction took minutes and gigabytes).
+ALTER_ONE_BY_ONE = 16
+
+
+def add_columns(
+    con: duckdb.DuckDBPyConnection, wanted: Iterable[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], Column]:
+    """The columns for every (scope, name, type) in `wanted`, the missing ones created together:
+    the work is linear in the number of columns, however many there are."""
+    keys = list(dict.fromkeys(wanted))
+    existing = {
+        (str(sc), str(n), str(t)): Column(str(sc), str(n), str(t), str(tbl), str(col))
+        for sc, n, t, tbl, col in con.execute(
+            "SELECT scope, name, type, tbl, col FROM props"
+        ).fetchall()
+    }
+    seq = len(existing)
+    new: list[Column] = []
+    for scope, name, typ in keys:
+        if (scope, name, typ) in existing:
+            continue
+        seq += 1
+        table = "events" if scope in EVENT_SCOPES else "profiles"
+        column = Column(scope, name, typ, table, f"c{seq}_{typ.lower()}")
+        new.append(column)
+        existing[(scope, name, typ)] = column
+    if new:
+        events = [c for c in new if c.table == "events"]
+        profiles = [c for c in new if c.table == "profiles"]
+        _widen(con, "events", events)
+        _widen(con, "profile_history", profiles)
+        _widen(con, "profiles", profiles)
+        con.execute(
+            "INSERT INTO props SELECT unnest($s), unnest($n), unnest($t), unnest($b), unnest($c)",
+            {
+                "s": [c.scope for c in new],
+                "n": [c.name for c in new],
+                "t": [c.type for c in new],
+                "b": [c.table for c in new],
+                "c": [c.col for c in new],
+            },
+        )
+    return {key: existing[key] for key in keys}
+
+
+def _widen(con: duckdb.DuckDBPyConnection, table: str, columns: list[Column]) -> None:
+    """Add `columns` (all NULL) to `table`, keeping its rows and their order."""
+    if len(columns) <= ALTER_ONE_BY_ONE:
+        for c in columns:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {c.col} {SQL_TYPES[c.type]}")
+        return
+    added = ", ".join(f"CAST(NULL AS {SQL_TYPES[c.type]}) AS {c.col}" for c in columns)
+    con.execute(f"CREATE TABLE {table}__wide AS SELECT *, {added} FROM {table}")
+    con.execute(f"DROP TABLE {table}")
+    con.execute(f"ALTER TABLE {table}__wide RENAME TO {table}")
+
+
+def count_columns(con: duckdb.DuckDBPyConnection) -> int:
+    """How many property columns the store holds (one per property and value type)."""
+    if not is_initialized(con):
+        return 0
+    row = con.execute("SELECT count(*) FROM props").fetchone()
+    return int(row[0]) if row else 0
 
 
 def ensure_event_names(con: duckdb.DuckDBPyConnection, relation: str) -> None:

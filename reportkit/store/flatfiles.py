@@ -32,6 +32,7 @@ from reportkit.store.stagetables import (
     Prop,
     Stage,
     bad_count,
+    check_property_count,
     epoch_sql,
     first_line,
     printable,
@@ -53,26 +54,32 @@ _DAY_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _TIMESTAMP_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?$"
 
 
-def stage_flat(con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str) -> Stage:
+def stage_flat(
+    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, max_properties: int
+) -> Stage:
     import duckdb
 
     if file.suffix.lower() not in (".parquet", ".pq"):
-        return _stage_csv(con, file, table, tz)
+        return _stage_csv(con, file, table, tz, max_properties)
     src = f"read_parquet({lit(str(file))}) WITH ORDINALITY AS t"
     try:
         types = _describe(con, src)
         columns = _flat_columns(file, list(types)[:-1])
+        check_property_count(file, len(columns), max_properties)
         staged = _stage_rows(con, file, src, types, quote(list(types)[-1]), columns, table, tz)
     except duckdb.Error as exc:
         raise DataImportError(f"{file}: cannot read it as Parquet: {first_line(exc)}") from exc
     return Stage(file, table, staged, "row")
 
 
-def _stage_csv(con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str) -> Stage:
+def _stage_csv(
+    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, max_properties: int
+) -> Stage:
     import duckdb
 
     header = _csv_header(file)
     columns = _flat_columns(file, header)
+    check_property_count(file, len(columns), max_properties)
     try:
         staged = _stage_csv_text(con, file, header, False, columns, table, tz)
         if not bad_count(con, table):
@@ -259,6 +266,7 @@ def _stage_rows(
     tz: str,
 ) -> tuple[Prop, ...]:
     """Stage the typed columns of `src` (one of DuckDB's readers); `line` numbers the rows."""
+    _check_key_types(file, types)
     p = Params()
     epoch = _flat_epoch_sql(types["ts"], quote("ts"), tz)
     ts = quote("ts")
@@ -296,6 +304,35 @@ def _stage_rows(
         p.values,
     )
     return tuple(props)
+
+
+_INTEGER_TYPES = (
+    "BIGINT",
+    "UBIGINT",
+    "INTEGER",
+    "UINTEGER",
+    "SMALLINT",
+    "USMALLINT",
+    "TINYINT",
+    "UTINYINT",
+    "HUGEINT",
+    "UHUGEINT",
+)
+
+
+def _check_key_types(file: Path, types: dict[str, str]) -> None:
+    """The rule JSON Lines applies: event_name is a string, identity a string or an integer.
+    (A CSV is read as text, so only typed files such as Parquet can break it.)"""
+    if types["event_name"] != "VARCHAR":
+        raise DataImportError(
+            f"{file}: column 'event_name' has type {types['event_name']}:"
+            " event_name must be a non-empty string"
+        )
+    if types["identity"] != "VARCHAR" and types["identity"] not in _INTEGER_TYPES:
+        raise DataImportError(
+            f"{file}: column 'identity' has type {types['identity']}:"
+            " identity must be a string or an integer"
+        )
 
 
 def _flat_epoch_sql(ts_type: str, ts: str, tz: str) -> str:

@@ -16,6 +16,7 @@ did not exist leaves no file behind.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +34,11 @@ if TYPE_CHECKING:
     import duckdb
 
 MAX_REASONS = 100
+# Limits on the width of the store (see docs/reliability.md): every distinct property is a
+# column, and the work of an import grows with them. CleverTap itself caps an account at a few
+# hundred custom properties, so these are far above any real account.
+MAX_PROPERTIES_PER_IMPORT = 500
+MAX_STORE_PROPERTIES = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +50,22 @@ class ImportSummary:
     reasons: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class ImportLimits:
+    """What one import may do (see docs/reliability.md)."""
+
+    max_properties_per_import: int = MAX_PROPERTIES_PER_IMPORT
+    max_store_properties: int = MAX_STORE_PROPERTIES
+    allow_duplicate_file: bool = False  # load a file whose digest the store already holds
+
+
 def import_events(
     db: str | Path,
     files: Sequence[Path],
     *,
     timezone: str | None = None,
     skip_invalid: bool = False,
+    limits: ImportLimits = ImportLimits(),
 ) -> ImportSummary:
     """Load `files` into the store at `db` in one transaction; a bad record stops everything
     with DataImportError("FILE:LINE: reason") unless `skip_invalid`."""
@@ -59,7 +75,7 @@ def import_events(
     con = store.connect(db)
     done = False
     try:
-        summary = _import(con, [Path(f) for f in files], timezone, skip_invalid)
+        summary = _import(con, [Path(f) for f in files], timezone, skip_invalid, limits)
         done = True
         return summary
     except duckdb.Error as exc:
@@ -78,23 +94,31 @@ def import_into(
     *,
     timezone: str | None = None,
     skip_invalid: bool = False,
+    limits: ImportLimits = ImportLimits(),
 ) -> ImportSummary:
     """`import_events` on an open connection (tests load an in-memory engine this way)."""
     import duckdb
 
     try:
-        return _import(con, [Path(f) for f in files], timezone, skip_invalid)
+        return _import(con, [Path(f) for f in files], timezone, skip_invalid, limits)
     except duckdb.Error as exc:
         raise DataImportError(f"import failed: {first_line(exc)}") from exc
 
 
 def _import(
-    con: duckdb.DuckDBPyConnection, files: list[Path], timezone: str | None, skip_invalid: bool
+    con: duckdb.DuckDBPyConnection,
+    files: list[Path],
+    timezone: str | None,
+    skip_invalid: bool,
+    limits: ImportLimits,
 ) -> ImportSummary:
     for file in files:
         if not file.is_file():
             raise DataImportError(f"{file}: no such file")
+    digests = _digests(files)
     initialized = store.is_initialized(con)
+    if not limits.allow_duplicate_file:
+        _refuse_duplicates(con, files, digests, initialized)
     store_tz = (store.get_meta(con, "timezone") if initialized else timezone) or "UTC"
     if timezone is not None:
         store._check_timezone(con, timezone)
@@ -103,11 +127,13 @@ def _import(
     try:
         for i, file in enumerate(files):
             try:
-                stages.append(_stage(con, file, f"_stage{i}", tz))
+                stages.append(_stage(con, file, f"_stage{i}", tz, limits.max_properties_per_import))
             except OSError as exc:
                 raise DataImportError(f"{file}: cannot read it: {exc.strerror or exc}") from exc
+        _check_width(files, stages, limits)
         skipped, reasons = _drop_bad_records(con, stages, skip_invalid)
-        return ImportSummary(_load_all(con, stages, initialized, store_tz), skipped, reasons)
+        loaded = _load_all(con, stages, initialized, store_tz, digests, limits.max_store_properties)
+        return ImportSummary(loaded, skipped, reasons)
     finally:
         for st in stages:
             con.execute(f"DROP TABLE IF EXISTS {st.table}")
@@ -137,13 +163,87 @@ def _drop_bad_records(
     return skipped, tuple(reasons[:MAX_REASONS])
 
 
+def _digests(files: list[Path]) -> list[str]:
+    """The SHA-256 of every file, read in blocks."""
+    digests = []
+    for file in files:
+        digest = hashlib.sha256()
+        try:
+            with file.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as exc:
+            raise DataImportError(f"{file}: cannot read it: {exc.strerror or exc}") from exc
+        digests.append(digest.hexdigest())
+    return digests
+
+
+def _refuse_duplicates(
+    con: duckdb.DuckDBPyConnection, files: list[Path], digests: list[str], initialized: bool
+) -> None:
+    """Refuse a file whose content the store already holds (or that is given twice)."""
+    held: dict[str, str] = {}
+    if initialized and _has_file_table(con):
+        rows = con.execute(
+            "SELECT digest, name FROM imported_files WHERE digest IN (SELECT unnest($d))",
+            {"d": digests},
+        ).fetchall()
+        held = {str(d): str(n) for d, n in rows}
+    for file, digest in zip(files, digests, strict=True):
+        if digest in held:
+            raise DataImportError(
+                f"{file}: the store already holds this file's events (imported as"
+                f" {printable(held[digest])}); pass --allow-duplicate-file to load them again"
+            )
+        held[digest] = str(file)
+
+
+def _has_file_table(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'imported_files'"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _check_width(files: list[Path], stages: list[Stage], limits: ImportLimits) -> None:
+    """Refuse an import whose files bring more distinct properties than one import may."""
+    found = {(prop.scope, prop.name) for st in stages for prop in st.props}
+    if len(found) > limits.max_properties_per_import:
+        raise DataImportError(
+            f"{len(found)} distinct properties in {len(files)} files, more than"
+            f" {limits.max_properties_per_import} per import"
+            " (raise the limit with --max-properties-per-import)"
+        )
+
+
+def _check_store_width(
+    con: duckdb.DuckDBPyConnection, wanted: list[tuple[str, str, str]], limit: int
+) -> None:
+    held = {
+        (str(a), str(b), str(c))
+        for a, b, c in con.execute("SELECT scope, name, type FROM props").fetchall()
+    }
+    new = len(set(wanted) - held)
+    if new and len(held) + new > limit:
+        raise DataImportError(
+            f"the store would hold {len(held) + new} property columns ({len(held)} now, {new}"
+            f" new; one per property and value type), more than {limit}"
+            " (raise the limit with --max-store-properties)"
+        )
+
+
 def _where(st: Stage, line: int) -> str:
     """FILE:LINE, or FILE: record N for the records of a JSON document (they have no line)."""
     return f"{st.file}: record {line}" if st.unit == "record" else f"{st.file}:{line}"
 
 
 def _load_all(
-    con: duckdb.DuckDBPyConnection, stages: list[Stage], initialized: bool, store_tz: str
+    con: duckdb.DuckDBPyConnection,
+    stages: list[Stage],
+    initialized: bool,
+    store_tz: str,
+    digests: list[str],
+    max_store_properties: int,
 ) -> int:
     loaded = 0
     con.execute("BEGIN TRANSACTION")
@@ -151,13 +251,28 @@ def _load_all(
         if not initialized:
             store.ensure_schema(con, store_tz)
         for st in stages:
-            loaded += _load(con, st)
+            loaded += _load(con, st, max_store_properties)
         store.refresh_profiles(con)
+        store.bump_generation(con)
+        _record_files(con, stages, digests)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     return loaded
+
+
+def _record_files(con: duckdb.DuckDBPyConnection, stages: list[Stage], digests: list[str]) -> None:
+    """Keep each file's digest, so that importing it again is noticed."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS imported_files (digest VARCHAR, name VARCHAR,"
+        " generation INTEGER)"
+    )
+    generation = store.get_meta(con, "generation") or "0"
+    con.execute(
+        "INSERT INTO imported_files SELECT unnest($d), unnest($n), $g",
+        {"d": digests, "n": [str(st.file) for st in stages], "g": int(generation)},
+    )
 
 
 def summarize_reasons(summary: ImportSummary) -> list[tuple[str, int]]:
@@ -169,21 +284,23 @@ def summarize_reasons(summary: ImportSummary) -> list[tuple[str, int]]:
 # -- staging: every format becomes (line, event_name, ts, identity, reason, s1, s2, ...) --------
 
 
-def _stage(con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str) -> Stage:
+def _stage(
+    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, max_properties: int
+) -> Stage:
     suffix = file.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
-        return stage_jsonl(con, file, table, tz)
+        return stage_jsonl(con, file, table, tz, max_properties)
     if suffix == ".json":
-        return stage_json(con, file, table, tz)
+        return stage_json(con, file, table, tz, max_properties)
     if suffix in (".csv", ".parquet", ".pq"):
-        return stage_flat(con, file, table, tz)
+        return stage_flat(con, file, table, tz, max_properties)
     raise DataImportError(f"{file}: unknown format (expected .jsonl, .csv or .parquet)")
 
 
 # -- loading a validated stage ------------------------------------------------------------------
 
 
-def _load(con: duckdb.DuckDBPyConnection, st: Stage) -> int:
+def _load(con: duckdb.DuckDBPyConnection, st: Stage, max_store_properties: int) -> int:
     tz = store.get_meta(con, "timezone") or "UTC"
     if not tz:
         raise InvalidInput("the store has no timezone")
@@ -196,15 +313,20 @@ def _load(con: duckdb.DuckDBPyConnection, st: Stage) -> int:
     if not counts[0]:
         return 0
     held = iter(counts[1:])
+    used = [
+        ((prop.scope, prop.name, typ), stage_col)
+        for prop in st.props
+        for typ, stage_col in prop.stage_cols.items()
+        if next(held)
+    ]
+    _check_store_width(con, [key for key, _ in used], max_store_properties)
+    columns = store.add_columns(con, [key for key, _ in used])
     event_cols: list[tuple[str, str]] = []  # (store column, stage column)
     profile_cols: list[tuple[str, str]] = []
-    for prop in st.props:
-        for typ, stage_col in prop.stage_cols.items():
-            if not next(held):
-                continue
-            column = store.add_column(con, prop.scope, prop.name, typ)
-            target = event_cols if column.table == "events" else profile_cols
-            target.append((column.col, stage_col))
+    for key, stage_col in used:
+        column = columns[key]
+        target = event_cols if column.table == "events" else profile_cols
+        target.append((column.col, stage_col))
     store.ensure_event_names(con, st.table)
     store.ensure_identities(con, st.table)
     local = f"timezone({lit(tz)}, to_timestamp(s.ts))"

@@ -31,6 +31,7 @@ from reportkit.store.stagetables import (
     Prop,
     Stage,
     bad_count,
+    check_property_count,
     epoch_sql,
     pointer,
 )
@@ -57,21 +58,25 @@ _JSON_SHAPES = (
 )
 
 
-def stage_json(con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str) -> Stage:
+def stage_json(
+    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, max_properties: int
+) -> Stage:
     """The stage of a `.json` file: JSON Lines, or one JSON document holding the records (an
     array of them, or CleverTap's Get Events answer `{"status": ..., "records": [...]}`, one
     such answer per line for several pages). Records of a document are numbered from 1 in
     messages (`FILE: record N: ...`), since they have no line of their own."""
     records = _document_records(file)
     if records is None:
-        return stage_jsonl(con, file, table, tz)
+        return stage_jsonl(con, file, table, tz, max_properties)
     with tempfile.TemporaryDirectory(prefix="reportkit-import-") as tmp:
         lines = Path(tmp) / "records.jsonl"
         with lines.open("w", encoding="utf-8") as handle:
             for record in records:
                 handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
                 handle.write("\n")
-        staged = stage_jsonl(con, lines, table, tz)  # staged into a table: the file can go
+        staged = stage_jsonl(
+            con, lines, table, tz, max_properties
+        )  # staged into a table: the file can go
     return Stage(file, table, staged.props, "record")
 
 
@@ -138,21 +143,25 @@ def _answer_pages(file: Path) -> list[Any]:
     return records
 
 
-def stage_jsonl(con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str) -> Stage:
-    """The stage of a JSON Lines file: the fast way when the whole file is good, else exact."""
-    props = _stage_fast(con, file, table, tz)
+def stage_jsonl(
+    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, max_properties: int
+) -> Stage:
+    """The stage of a JSON Lines file: the fast way when the whole file is good, else exact.
+    A file with more than `max_properties` distinct properties is refused before its values
+    are read (the stage's SQL grows with them)."""
+    props = _stage_fast(con, file, table, tz, max_properties)
     if props is not None:
         return Stage(file, table, props, "line")
     docs = f"{table}_lines"
     try:
         _docs_exact(con, file, docs)
-        return Stage(file, table, _stage_docs(con, docs, table, tz), "line")
+        return Stage(file, table, _stage_docs(con, docs, table, tz, max_properties, file), "line")
     finally:
         con.execute(f"DROP TABLE IF EXISTS {docs}")
 
 
 def _stage_fast(
-    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str
+    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, max_properties: int
 ) -> tuple[Prop, ...] | None:
     """Stage through DuckDB's parallel NDJSON reader, or None when a record is bad or the
     reader refuses a line. `docs` is a view, so the file is read twice (keys, then values)
@@ -171,7 +180,7 @@ def _stage_fast(
             FROM read_json({lit(str(file))}, format = 'newline_delimited', records = true,
                            columns = {{{columns}}})"""
         )
-        props = _stage_docs(con, docs, table, tz)
+        props = _stage_docs(con, docs, table, tz, max_properties, file)
         return None if bad_count(con, table) else props
     except duckdb.Error:
         return None  # a line the reader refuses: the exact way names it
@@ -262,10 +271,18 @@ def _discover(con: duckdb.DuckDBPyConnection, docs: str) -> list[tuple[str, str]
     return [(containers[int(c)], str(k)) for c, k in rows]
 
 
-def _stage_docs(con: duckdb.DuckDBPyConnection, docs: str, table: str, tz: str) -> tuple[Prop, ...]:
+def _stage_docs(
+    con: duckdb.DuckDBPyConnection,
+    docs: str,
+    table: str,
+    tz: str,
+    max_properties: int,
+    file: Path,
+) -> tuple[Prop, ...]:
     """The stage of `docs`: typed values and a reason (NULL when the record is good) per line."""
     p = Params()
     found = _discover(con, docs)
+    check_property_count(file, len(found) + 1, max_properties)  # + 1: profile.platform
     # Every value is pulled out of its container once, into a list per container.
     event_keys = {c: [k for kc, k in found if kc == c] for c in _EVENT_CONTAINERS}
     profile_found = [(c, k) for c, k in found if c in _PROFILE_CONTAINERS]

@@ -54,6 +54,18 @@ class Params:
         return f"${name}"
 
 
+def check_property_count(file: Path, count: int, limit: int) -> None:
+    """Refuse a file with more distinct properties than an import may add (see
+    docs/reliability.md): the work of staging and storing grows with them."""
+    if count > limit:
+        from reportkit.errors import DataImportError
+
+        raise DataImportError(
+            f"{file}: {count} distinct properties, more than {limit} per import"
+            " (raise the limit with --max-properties-per-import)"
+        )
+
+
 def bad_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     row = con.execute(f"SELECT count(*) FROM {table} WHERE reason IS NOT NULL").fetchone()
     return int(row[0]) if row else 0
