@@ -236,7 +236,7 @@ def test_every_failure_path_was_taken(evidence: Evidence) -> None:
     assert f"out/outbox/secrets-{END}.eml" in results["dry run"].stdout
     closed = results["closed SMTP"]
     assert closed.exit_code == 1
-    assert "delivery: cannot send mail through 127.0.0.1:" in closed.stderr
+    assert "delivery: email: cannot send mail through 127.0.0.1:" in closed.stderr
     assert "after 3 attempts" in closed.stderr
     wrong_smtp = results["wrong SMTP password"]
     assert wrong_smtp.exit_code == 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from dataclasses import replace
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from functools import lru_cache
@@ -21,12 +22,15 @@ from typing import Any
 from reportkit.assets import report_schema_path
 from reportkit.errors import InvalidInput, SpecError, WindowError, one_line
 from reportkit.language.model import (
+    Check,
     DeliverSpec,
     EmailSpec,
     Group,
     OutputSpec,
     Query,
     Report,
+    SlackSpec,
+    WebhookSpec,
     WindowSpec,
 )
 from reportkit.language.yamldoc import Doc, PathKey, YamlProblem, clip, read_yaml
@@ -292,6 +296,7 @@ class _Builder:
         window = self.window(data.get("window", "last_7_days"), ("window",))
         include_today = bool(data.get("include_today", False))
         queries: list[Query] = []
+        owners: list[int] = []  # the index in `queries:` each query was written at
         seen: dict[str, tuple[int, str]] = {}  # query id -> (index in queries, event)
         most = _schema()["properties"]["queries"]["maxItems"]
         for index, raw in enumerate(data["queries"]):
@@ -306,6 +311,10 @@ class _Builder:
                     self.problem(("queries", index, "id"), self.duplicate(query, index, seen))
                 seen.setdefault(query.id, (index, query.event))
                 queries.append(query)
+                owners.append(index)
+        queries = self.query_checks(data["queries"], queries, owners)
+        checks = tuple(self.checks(data.get("checks", []), ("checks",), queries, None))
+        self.unique_check_ids(checks + tuple(c for q in queries for c in q.checks))
         return Report(
             id=report_id,
             title=data["title"],
@@ -319,7 +328,51 @@ class _Builder:
             output=self.output(data.get("output", {})),
             deliver=self.deliver(data.get("deliver", {})),
             path=self.path,
+            checks=checks,
         )
+
+    def query_checks(
+        self, raws: list[dict[str, Any]], queries: list[Query], owners: list[int]
+    ) -> list[Query]:
+        """Attach each query's own checks (they may name any query, so they come last)."""
+        out: list[Query] = []
+        for query, index in zip(queries, owners, strict=True):
+            raw = raws[index].get("checks", [])
+            where: PathKey = ("queries", index, "checks")
+            out.append(replace(query, checks=tuple(self.checks(raw, where, queries, query))))
+        return out
+
+    def checks(
+        self, raws: list[dict[str, Any]], where: PathKey, queries: list[Query], own: Query | None
+    ) -> Iterator[Check]:
+        from reportkit.language.expressions import check_expression, check_message, strip_braces
+
+        known = {q.id: tuple(g.key for g in q.groups) for q in queries}
+        own_id = own.id if own else None
+        for index, raw in enumerate(raws):
+            at: PathKey = (*where, index)
+            for problem in check_expression(raw["expect"], known, own_query=own_id):
+                self.problem((*at, "expect"), problem)
+            if "message" in raw:
+                for problem in check_message(raw["message"], known, own_query=own_id):
+                    self.problem((*at, "message"), problem)
+            yield Check(
+                id=raw["id"],
+                expect=strip_braces(raw["expect"]),
+                message=raw.get("message", ""),
+                severity=raw.get("severity", "fail"),
+                title=raw.get("title", ""),
+                query=own_id,
+            )
+
+    def unique_check_ids(self, checks: tuple[Check, ...]) -> None:
+        seen: set[tuple[str | None, str]] = set()
+        for check in checks:
+            key = (check.query, check.id)
+            if key in seen:
+                where: PathKey = ("checks",)
+                self.problem(where, f"duplicate check id {check.id!r}")
+            seen.add(key)
 
     def duplicate(self, query: Query, index: int, seen: dict[str, tuple[int, str]]) -> str:
         first, event = seen[query.id]
@@ -381,14 +434,34 @@ class _Builder:
             template=template,
             paper=raw.get("paper", "A4"),
             orientation=raw.get("orientation", "portrait"),
+            highlights=bool(raw.get("highlights", True)),
         )
 
     def deliver(self, raw: dict[str, Any]) -> DeliverSpec:
         email = raw.get("email")
-        if email is None:
-            return DeliverSpec()
+        slack = raw.get("slack")
+        webhook = raw.get("webhook")
         return DeliverSpec(
-            email=EmailSpec(
+            slack=None
+            if slack is None
+            else SlackSpec(
+                webhook_url_env=slack.get("webhook_url_env"),
+                token_env=slack.get("token_env"),
+                channel=slack.get("channel"),
+                upload_pdf=bool(slack.get("upload_pdf", True)),
+                send_if=slack.get("send_if", "always"),
+            ),
+            webhook=None
+            if webhook is None
+            else WebhookSpec(
+                url=webhook.get("url"),
+                url_env=webhook.get("url_env"),
+                secret_env=webhook.get("secret_env"),
+                send_if=webhook.get("send_if", "always"),
+            ),
+            email=None
+            if email is None
+            else EmailSpec(
                 to=_as_tuple(email["to"]),
                 cc=_as_tuple(email.get("cc")),
                 bcc=_as_tuple(email.get("bcc")),
@@ -398,7 +471,7 @@ class _Builder:
                 body_format=email.get("body_format", "text"),
                 send_if=email.get("send_if", "always"),
                 on_failure=_as_tuple(email.get("on_failure")),
-            )
+            ),
         )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from reportkit.language.windows import DateRange
 from reportkit.render import labels
 from reportkit.results import NOT_SET, GroupTable, QueryResult, ReportResult
+from reportkit.results.checks import failed, in_reading_order
 from reportkit.text import inert_text
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -257,4 +258,8 @@ def template_context(view: ReportView) -> dict[str, Any]:
         "generated": generated,
         "running_title": running,
         "footer_note": f"{running} · as of {result.as_of.isoformat()}",
+        # failed first; a report without checks (or highlights) shows no block for them
+        "checks": in_reading_order(result.checks),
+        "failed_checks": failed(result.checks),
+        "highlights": result.highlights,
     }
