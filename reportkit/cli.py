@@ -1,7 +1,8 @@
 """The `reportkit` command: a thin face over the library.
 
 Commands parse arguments, call the library and map its errors to exit codes
-(0 ok, 1 a run failed, 2 invalid input, 3 `run`: a check of severity fail failed). Heavy modules are imported inside commands.
+(0 ok, 1 a run failed, 2 invalid input, 3 `run`: a check of severity fail failed). Heavy
+modules are imported inside commands.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ def serve(route: Callable[[Server, Received], Answer]) -> Iterator[Server]:
     state = Server(route=route)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             got = Received("POST", self.path, dict(self.headers.items()), self.rfile.read(length))
             with state.lock:
@@ -165,9 +165,7 @@ def slack_route(state: Server, got: Received) -> Answer:
         form = got.form()
         if not form.get("filename") or not form.get("length", "").isdigit():
             return answer({"ok": False, "error": "invalid_arguments"})
-        return answer(
-            {"ok": True, "upload_url": f"{state.url}/upload/F0001", "file_id": "F0001"}
-        )
+        return answer({"ok": True, "upload_url": f"{state.url}/upload/F0001", "file_id": "F0001"})
     if method == "files.completeUploadExternal":
         form = got.form()
         files = json.loads(form.get("files", "[]"))

@@ -8,9 +8,7 @@ required before a password goes over a non-loopback connection), `smtps://user:p
 from __future__ import annotations
 
 import base64
-import hashlib
 import ipaddress
-import json
 import smtplib
 import socket
 import ssl
@@ -389,6 +387,7 @@ def deliver_folder(
         channel="email",
         folder=folder,
         digest=digest,
+        dry_run=dry_run,
     )
     if reason is not None:
         return Delivery(result.report_id, "skipped", recipients, reason)

@@ -103,8 +103,10 @@ def skip_reason(
     channel: Channel,
     folder: Path,
     digest: str,
+    dry_run: bool = False,
 ) -> str | None:
-    """Why this report is not to be sent on `channel` now, or None to send it."""
+    """Why this report is not to be sent on `channel` now, or None to send it. A dry run is a
+    preview: it shows the message even when this folder's numbers already went."""
     if send_if == "results" and not has_results(result):
         return "no results to send"
     if send_if == "checks_failed" and all(c.passed for c in result.checks):
@@ -112,6 +114,6 @@ def skip_reason(
     last = last_sent(state_dir, result.report_id, channel)
     if send_if == "changed" and last.get("digest") == digest:
         return "the numbers equal the last ones sent"
-    if last.get("digest") == digest and last.get("folder") == str(folder):
+    if not dry_run and last.get("digest") == digest and last.get("folder") == str(folder):
         return "already sent"
     return None

@@ -198,8 +198,13 @@ class _WebApi:
         self._token, self.base = token, base.rstrip("/")
         self.timeout, self.backoff = timeout, backoff
 
-    def call(self, method: str, *, form: Mapping[str, str] | None = None,
-             payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def call(
+        self,
+        method: str,
+        *,
+        form: Mapping[str, str] | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self._token}"}
         if payload is not None:
             body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
@@ -236,7 +241,9 @@ class _WebApi:
         if not isinstance(upload_url, str) or not isinstance(file_id, str):
             raise DeliveryError("Slack files.getUploadURLExternal gave no upload_url and file_id")
         if not upload_url.startswith(("https://", "http://")):
-            raise DeliveryError("Slack files.getUploadURLExternal gave an upload_url that is not http(s)")
+            raise DeliveryError(
+                "Slack files.getUploadURLExternal gave an upload_url that is not http(s)"
+            )
         # the upload URL is another host: no token goes there
         reply = post_with_retries(
             upload_url,
@@ -276,7 +283,13 @@ def deliver_slack(
     where = f"slack {spec.channel}" if spec.channel else "slack"
     digest = numbers_digest(result)
     reason = skip_reason(
-        spec.send_if, result, state_dir=state_dir, channel="slack", folder=folder, digest=digest
+        spec.send_if,
+        result,
+        state_dir=state_dir,
+        channel="slack",
+        folder=folder,
+        digest=digest,
+        dry_run=dry_run,
     )
     if reason is not None:
         return Delivery(result.report_id, "skipped", (where,), reason, channel="slack")
@@ -284,7 +297,9 @@ def deliver_slack(
     pdf = folder / "report.pdf"
     upload = bool(spec.token_env) and spec.upload_pdf
     if upload and not pdf.is_file():
-        raise DeliveryError(f"{folder}: cannot upload report.pdf to Slack: the run did not write it")
+        raise DeliveryError(
+            f"{folder}: cannot upload report.pdf to Slack: the run did not write it"
+        )
     if dry_run:
         shown = dict(message, channel=spec.channel) if spec.channel else message
         body = json.dumps(shown, ensure_ascii=False, indent=1).encode("utf-8")

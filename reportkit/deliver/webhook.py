@@ -141,7 +141,13 @@ def deliver_webhook(
 
     digest = numbers_digest(result)
     reason = skip_reason(
-        spec.send_if, result, state_dir=state_dir, channel="webhook", folder=folder, digest=digest
+        spec.send_if,
+        result,
+        state_dir=state_dir,
+        channel="webhook",
+        folder=folder,
+        digest=digest,
+        dry_run=dry_run,
     )
     if reason is not None:
         return Delivery(result.report_id, "skipped", ("webhook",), reason, channel="webhook")

@@ -99,7 +99,9 @@ def _parse(text: str) -> Any:
     try:
         return _environment().parse(text)
     except jinja2.TemplateSyntaxError as exc:
-        raise ExpressionProblem(f"Jinja syntax error: {' '.join(exc.message.split())}") from None
+        raise ExpressionProblem(
+            f"Jinja syntax error: {' '.join(str(exc.message).split())}"
+        ) from None
 
 
 def check_expression(
@@ -149,7 +151,7 @@ def _const(step: Any) -> str | int | None:
     if isinstance(step, str):
         return step
     if isinstance(step, nodes.Const) and isinstance(step.value, str | int):
-        return step.value  # type: ignore[no-any-return]
+        return step.value
     return None
 
 
@@ -160,11 +162,10 @@ def _hint(name: str, options: Sequence[str]) -> str:
     return f" (known: {', '.join(options)})" if len(options) <= 20 else ""
 
 
-def _names(
-    tree: Any, queries: Mapping[str, Sequence[str]], own_query: str | None
-) -> Iterator[str]:
+def _names(tree: Any, queries: Mapping[str, Sequence[str]], own_query: str | None) -> Iterator[str]:
     from jinja2 import nodes
-    from jinja2.defaults import DEFAULT_FILTERS, DEFAULT_TESTS
+    from jinja2.filters import FILTERS as DEFAULT_FILTERS
+    from jinja2.tests import TESTS as DEFAULT_TESTS
 
     roots = ["queries", "report", "window"] + (["query"] if own_query else [])
     outermost: set[int] = set()
@@ -221,7 +222,9 @@ def _queries_steps(queries: Mapping[str, Sequence[str]], steps: list[Any]) -> It
     yield f"unknown query id {first!r}{_hint(first, sorted(queries))}"
 
 
-def _query_steps(query_id: str, groups: Sequence[str], steps: list[Any], where: str) -> Iterator[str]:
+def _query_steps(
+    query_id: str, groups: Sequence[str], steps: list[Any], where: str
+) -> Iterator[str]:
     if not steps:
         return
     attr = _const(steps[0])

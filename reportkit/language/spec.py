@@ -12,8 +12,8 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import replace
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path

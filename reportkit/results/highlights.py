@@ -1,4 +1,4 @@
-""""What changed": the largest moves against the compare window, as short sentences.
+""" "What changed": the largest moves against the compare window, as short sentences.
 
 Candidates are every query's total (and unique profiles), a trend's sum over its periods and every
 group row that has a previous count. Small numbers move a lot by chance, so a candidate counts only
@@ -46,7 +46,9 @@ def _moves(query: QueryResult) -> Iterator[_Move]:
         what = title if query.kind == "count" else f"{title} ({_quote(query.event)} events)"
         yield _Move(what, query.query_id, query.total, query.previous_total)
     if query.unique is not None and query.previous_unique is not None:
-        yield _Move(f"{title} (unique profiles)", query.query_id, query.unique, query.previous_unique)
+        yield _Move(
+            f"{title} (unique profiles)", query.query_id, query.unique, query.previous_unique
+        )
     points = [p for p in query.trend if p.previous is not None]
     if points:
         yield _Move(
@@ -59,7 +61,7 @@ def _moves(query: QueryResult) -> Iterator[_Move]:
         for row in group.rows:
             if row.previous is None:
                 continue
-            label = "(not set)" if row.value == NOT_SET else f'"{_quote(row.value, 40)}"'
+            label = "(not set)" if row.value == NOT_SET else f"“{_quote(row.value, 40)}”"
             yield _Move(
                 f"{_quote(group.name, 40)} {label} in {title}",
                 query.query_id,
