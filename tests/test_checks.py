@@ -16,13 +16,13 @@ from reportkit.language import expressions
 from reportkit.language.model import Check
 from reportkit.language.spec import parse_report
 from reportkit.render.environment import text_environment
-from reportkit.results import QueryResult, Row
+from reportkit.results import Row
 from reportkit.results.checks import evaluate_checks, in_reading_order
 from reportkit.results.codec import results_from_dict, results_to_dict
 from reportkit.results.context import GroupFacts, PointFacts, QueryFacts, ReportFacts, RowFacts
 from reportkit.results.highlights import find_highlights
 from reportkit.runner import assess
-from tests.report_fixtures import WINDOW, count_query, make_report, top_query
+from tests.report_fixtures import count_query, make_report, top_query
 
 HEAD = """version: 1
 title: T
@@ -353,8 +353,3 @@ def test_passed_checks_sit_under_the_facts_and_no_checks_show_no_block() -> None
     html, md = _rendered("")
     assert "checks" not in html.split("<style>")[0] + html.split("</style>")[1]
     assert "Checks" not in md
-
-
-def test_window_fixture_is_a_week() -> None:
-    assert WINDOW.days == 7
-    assert isinstance(count_query(), QueryResult)

@@ -150,7 +150,7 @@ def build_message(result: ReportResult) -> dict[str, Any]:
     blocks.append(
         {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(closing)}]}
     )
-    summary = f"{inert_text(result.title)}, {window}"
+    summary = f"{escape(result.title)}, {escape(window)}"
     if failed:
         summary += f": {len(failed)} check{'s' if len(failed) != 1 else ''} failed"
     return {"text": _clip(" ".join(summary.split()), MAX_TEXT), "blocks": blocks[:MAX_BLOCKS]}
