@@ -133,6 +133,15 @@ def test_a_bad_message_and_a_query_level_check_are_located() -> None:
     ]
 
 
+def test_a_message_may_loop_and_use_jinja_globals() -> None:
+    report = load(
+        "checks:\n  - id: c\n    expect: queries.buyers.groups.city.rows | length > 0\n"
+        "    message: '{% for r in queries.buyers.groups.city.rows %}{{ loop.index }}"
+        " {{ r.label }}: {{ r.count }} {% endfor %}{{ range(2) | list }}'\n"
+    )
+    assert report.checks[0].message.startswith("{% for r in")  # type: ignore[attr-defined]
+
+
 def test_validate_exits_2_with_the_located_line(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
     path.write_text(HEAD + "checks:\n  - id: c\n    expect: queries.nope.total > 1\n")
@@ -214,6 +223,17 @@ def test_the_sandbox_refuses_to_reach_python_internals() -> None:
     )
     assert not passed
     assert "cannot evaluate" in message
+
+
+def test_expressions_cannot_compute_for_ever_or_fill_the_memory() -> None:
+    got = evaluate(
+        Check("power", "2 ** 100000000 > 1"),
+        Check("repeat", "('x' * 10 ** 9) | length > 1"),
+        Check("fine", "2 ** 10 == 1024 and 'ab' * 2 == 'abab'"),
+    )
+    assert [(i, p) for i, p, _ in got] == [("power", False), ("repeat", False), ("fine", True)]
+    assert "exponents above 64 are not allowed" in got[0][2]
+    assert "repeating past 10000 items is not allowed" in got[1][2]
 
 
 def test_failed_checks_come_first_fail_before_warn() -> None:

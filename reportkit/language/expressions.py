@@ -164,10 +164,15 @@ def _hint(name: str, options: Sequence[str]) -> str:
 
 def _names(tree: Any, queries: Mapping[str, Sequence[str]], own_query: str | None) -> Iterator[str]:
     from jinja2 import nodes
+    from jinja2.defaults import DEFAULT_NAMESPACE
     from jinja2.filters import FILTERS as DEFAULT_FILTERS
     from jinja2.tests import TESTS as DEFAULT_TESTS
 
     roots = ["queries", "report", "window"] + (["query"] if own_query else [])
+    # names a message template makes itself ({% for row in ... %}, {% set x = ... %}, loop)
+    # and Jinja's globals (range, dict ...) are not the context's: nothing to check
+    local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    local |= set(DEFAULT_NAMESPACE) | ({"loop"} if any(tree.find_all(nodes.For)) else set())
     outermost: set[int] = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         for inner in node.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
@@ -186,6 +191,8 @@ def _names(tree: Any, queries: Mapping[str, Sequence[str]], own_query: str | Non
         if found is None:
             continue
         root, steps = found
+        if root in local and root not in roots:
+            continue
         if root not in roots:
             yield f"unknown name {root!r}{_hint(root or '', roots)}"
             continue

@@ -109,14 +109,40 @@ def _one_line(value: Any) -> Any:
     return value
 
 
-@lru_cache(maxsize=2)
-def text_environment(one_line: bool = False) -> jinja2.Environment:
-    """A sandboxed environment for one-off text templates written in report definitions
-    (email subjects and bodies): no files, no autoescape, the same formatting filters; printed
-    values are inert, and with `one_line` (subjects) cannot break the line."""
+MAX_EXPONENT = 64  # `2 ** 10 ** 10` in a definition would compute for ever
+MAX_REPEAT = 10_000  # `"x" * 10 ** 9` would take a gigabyte
+
+
+def _bounded_sandbox() -> type[jinja2.Environment]:
+    from jinja2.exceptions import SecurityError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(
+    class BoundedSandbox(ImmutableSandboxedEnvironment):
+        """The sandbox, with `**` and `*` kept to sizes a report's text can need."""
+
+        intercepted_binops = frozenset({"**", "*"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**":
+                if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+                    raise SecurityError(f"exponents above {MAX_EXPONENT} are not allowed")
+                return left**right
+            for seq, times in ((left, right), (right, left)):
+                sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
+                if sized and times * max(len(seq), 1) > MAX_REPEAT:
+                    raise SecurityError(f"repeating past {MAX_REPEAT} items is not allowed")
+            return left * right
+
+    return BoundedSandbox
+
+
+@lru_cache(maxsize=2)
+def text_environment(one_line: bool = False) -> jinja2.Environment:
+    """A sandboxed environment for one-off text templates and expressions written in report
+    definitions (email subjects and bodies, checks): no files, no autoescape, the same
+    formatting filters, `**` and `*` bounded; printed values are inert, and with `one_line`
+    (subjects) cannot break the line."""
+    env = _bounded_sandbox()(
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         finalize=_one_line if one_line else _inert,
