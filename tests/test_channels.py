@@ -301,3 +301,40 @@ def test_send_if_checks_failed_makes_an_alert(demo_store: Path, tmp_path: Path) 
     assert loud.exit_code == 3
     assert len(hook.received) == 1
     assert load_results(tmp_path / "2" / "out" / "r" / END / "results.json").checks[0].id == "many"
+
+
+def test_send_delivers_a_built_folder_on_its_channels(demo_store: Path, tmp_path: Path) -> None:
+    path = definition(tmp_path, "  slack: {webhook_url_env: SLACK_URL}\n")
+    built = CliRunner().invoke(
+        cli,
+        ["run", str(path), "--as-of", AS_OF, "--source", f"local:{demo_store}",
+         "--out", str(tmp_path / "out"), "--state-dir", str(tmp_path / "state"), "--format", "md"],
+    )  # fmt: skip
+    assert built.exit_code == 0, built.output
+    with serve(slack_route) as slack:
+        sent = CliRunner().invoke(
+            cli,
+            ["send", str(tmp_path / "out" / "r" / END), "--reports", str(path),
+             "--state-dir", str(tmp_path / "state")],
+            env={"SLACK_URL": f"{slack.url}/hook"},
+        )  # fmt: skip
+    assert sent.exit_code == 0, sent.output
+    assert sent.stdout == "sent    r to slack\n"
+    (message,) = slack.received
+    assert message.json()["blocks"][0]["text"]["text"] == "Orders"
+
+
+def test_a_slack_rate_limit_waits_as_asked_then_goes_through() -> None:
+    waits: list[float] = []
+    with serve(slack_route) as slack:
+        slack.script.append((429, {"Retry-After": "3"}, b"rate_limited"))
+        reply = post_with_retries(
+            f"{slack.url}/hook",
+            json.dumps({"text": "hi", "blocks": []}).encode(),
+            {"Content-Type": "application/json"},
+            name="the Slack webhook",
+            backoff=0.01,
+            retry_statuses=lambda status: status == 429 or status >= 500,
+            sleep=waits.append,
+        )
+    assert (reply.status, waits, len(slack.received)) == (200, [3.0], 2)

@@ -104,6 +104,7 @@ def post_with_retries(
     deadline = time.monotonic() + timeout
     last = ""
     for attempt in range(1, attempts + 1):
+        asked = 0.0  # what a 429 or 503 asked for in Retry-After
         try:
             reply = post(url, body, headers, name=name, deadline=deadline)
         except Transient as exc:
@@ -112,9 +113,10 @@ def post_with_retries(
             if not retry_statuses(reply.status):
                 return reply
             last = f"{name}: answered {reply.status}"
+            asked = reply.retry_after or 0.0
         if attempt == attempts:
             break
-        wait = backoff * 2 ** (attempt - 1)
+        wait = max(backoff * 2 ** (attempt - 1), asked)
         if time.monotonic() + wait >= deadline:
             last += f" (and {timeout:g} s are up)"
             break
