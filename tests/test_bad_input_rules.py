@@ -129,7 +129,7 @@ def test_long_values_and_keys_are_clipped() -> None:
     key = "k" * 1000  # YAML allows at most 1024 characters in a plain key
     found = problems(GOOD + f"{key}: 1\n") + problems(GOOD + f"timezone: {'Z' * 5000}\n")
     assert found[0] == (
-        f"r.yaml:8:1: ['{'k' * 56}...]: unknown key '{'k' * 56}... (allowed: compare, deliver, "
+        f"r.yaml:8:1: ['{'k' * 56}...]: unknown key '{'k' * 56}... (allowed: checks, compare, deliver, "
         "description, id, include_today, output, queries, timezone, title, version, week_start, "
         "window)"
     )
