@@ -167,9 +167,11 @@ def _patterns(node: Any) -> list[str]:
 def test_no_schema_pattern_takes_a_trailing_newline(pattern: str) -> None:
     assert pattern.endswith("$")
     assert re.search(pattern, "abc\n") is None or ecma_regex(pattern).search("abc\n") is None
-    sample = {"^[^@\\s]+@[^@\\s]+$": "a@b.c", "^[0-9]{4}-[0-9]{2}-[0-9]{2}$": "2026-11-01"}.get(
-        pattern, "today"
-    )
+    sample = {
+        "^[^@\\s]+@[^@\\s]+$": "a@b.c",
+        "^[0-9]{4}-[0-9]{2}-[0-9]{2}$": "2026-11-01",
+        "^https?://[^\\s]+$": "https://hooks.example.com/reports",
+    }.get(pattern, "today")
     assert ecma_regex(pattern).search(sample)
     assert not ecma_regex(pattern).search(sample + "\n")
 
