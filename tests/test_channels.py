@@ -338,3 +338,18 @@ def test_a_slack_rate_limit_waits_as_asked_then_goes_through() -> None:
             sleep=waits.append,
         )
     assert (reply.status, waits, len(slack.received)) == (200, [3.0], 2)
+
+
+def test_the_documented_verification_accepts_our_signature_and_nothing_else() -> None:
+    import re
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "delivery.md").read_text()
+    (snippet,) = re.findall(r"```python\n(.*?)```", docs, flags=re.S)
+    scope: dict[str, object] = {}
+    exec(snippet, scope)
+    verified = scope["verified"]
+    body = b'{"report":{"id":"r"}}'
+    assert verified(body, sign(body, SECRET), SECRET)  # type: ignore[operator]
+    assert not verified(body + b" ", sign(body, SECRET), SECRET)  # type: ignore[operator]
+    assert not verified(body, sign(body, "other"), SECRET)  # type: ignore[operator]
+    assert "X-Reportkit-Signature: sha256=<hex" in docs
