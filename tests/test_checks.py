@@ -101,6 +101,10 @@ def test_a_valid_check_loads_without_its_braces() -> None:
             "r.yaml:17:5: checks[0].expect: query id 'funnel.charged' holds a dot: write queries['funnel.charged'], not queries.funnel.charged",
         ),
         (
+            "(queries.buyers.groups.cty.rows | first).count",
+            "r.yaml:17:5: checks[0].expect: queries.buyers.groups has no group 'cty'; did you mean 'city'?",
+        ),
+        (
             "report.name",
             "r.yaml:17:5: checks[0].expect: report has no attribute 'name' (known: id, title, description, timezone, as_of, source, demo)",
         ),

@@ -173,10 +173,9 @@ def _names(tree: Any, queries: Mapping[str, Sequence[str]], own_query: str | Non
     # and Jinja's globals (range, dict ...) are not the context's: nothing to check
     local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
     local |= set(DEFAULT_NAMESPACE) | ({"loop"} if any(tree.find_all(nodes.For)) else set())
-    outermost: set[int] = set()
+    inner: set[int] = set()  # nodes read by a longer chain (`a.b` in `a.b.c`)
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        for inner in node.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
-            outermost.add(id(inner))
+        inner.add(id(node.node))
     for node in tree.find_all(nodes.Filter):
         if node.name not in DEFAULT_FILTERS and node.name not in OUR_FILTERS:
             known = sorted(set(OUR_FILTERS) | set(DEFAULT_FILTERS))
@@ -185,7 +184,7 @@ def _names(tree: Any, queries: Mapping[str, Sequence[str]], own_query: str | Non
         if node.name not in DEFAULT_TESTS:
             yield f"unknown test {node.name!r}{_hint(node.name, sorted(DEFAULT_TESTS))}"
     for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
-        if id(node) in outermost:
+        if id(node) in inner:
             continue  # part of a longer chain, checked with it
         found = _chain(node)
         if found is None:
