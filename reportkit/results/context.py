@@ -10,7 +10,6 @@ definitions against these field names; a test keeps the two equal.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -58,6 +57,29 @@ class GroupFacts:
     rows: tuple[RowFacts, ...]
 
 
+class Groups(tuple[GroupFacts, ...]):
+    """A query's groups in definition order, also found by key: `groups.city`,
+    `groups["city"]` and `groups[0]` are all the first group when its key is city (email
+    subjects written before groups had keys index them by position)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            for group in self:
+                if group.key == key:
+                    return group
+            raise KeyError(key)
+        return super().__getitem__(key)
+
+    def __getattr__(self, name: str) -> GroupFacts:
+        try:
+            found: GroupFacts = self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+        return found
+
+
 @dataclass(frozen=True, slots=True)
 class PointFacts:
     period: str
@@ -86,7 +108,7 @@ class QueryFacts:
     unique_pct_change: float | None
     granularity: str | None
     measure: str
-    groups: Mapping[str, GroupFacts]
+    groups: Groups
     points: tuple[PointFacts, ...]
 
 
@@ -141,7 +163,7 @@ def query_facts(query: QueryResult) -> QueryFacts:
         unique_pct_change=percent_change(query.unique, query.previous_unique),
         granularity=query.granularity,
         measure=query.measure,
-        groups={g.key: _group(g, query.total) for g in query.groups},
+        groups=Groups(_group(g, query.total) for g in query.groups),
         points=tuple(
             PointFacts(
                 period=p.period,
