@@ -201,7 +201,7 @@ def assess(report: Report, result: ReportResult) -> ReportResult:
         from reportkit.results.checks import evaluate_checks
 
         context = email_context(result)
-        checks = evaluate_checks(report.all_checks, result, context, text_environment())
+        checks = evaluate_checks(report.all_checks, context, text_environment())
     highlights = find_highlights(result) if report.output.highlights and report.compare else ()
     return replace(result, checks=checks, highlights=highlights)
 

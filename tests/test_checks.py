@@ -178,7 +178,7 @@ def evaluate(*checks: Check, result: object = None) -> list[tuple[str, bool, str
     from reportkit.deliver.email import email_context
 
     res = result or make_report()
-    out = evaluate_checks(checks, res, email_context(res), text_environment())  # type: ignore[arg-type]
+    out = evaluate_checks(checks, email_context(res), text_environment())  # type: ignore[arg-type]
     return [(c.id, c.passed, c.message) for c in out]
 
 

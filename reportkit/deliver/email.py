@@ -274,10 +274,13 @@ def headers_of(message: EmailMessage) -> Mapping[str, str]:
 def email_context(result: ReportResult) -> dict[str, Any]:
     """What a subject, a body or a check can use: report, window, queries by id (see
     `reportkit.results.context`), and `checks`, the outcomes of the report's checks."""
-    from reportkit.render.labels import format_window_short
+    from reportkit.render import labels
     from reportkit.results.context import report_span, text_context
 
-    context = text_context(result, format_window_short(report_span(result)))
+    def label(value: str, row_type: str) -> str:
+        return labels.display_text(labels.value_label(value, row_type, result.timezone))
+
+    context = text_context(result, labels.format_window_short(report_span(result)), label)
     context["checks"] = result.checks
     return context
 

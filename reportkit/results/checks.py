@@ -9,12 +9,10 @@ comparison with a missing count, say) fails the check and says why instead of st
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from reportkit.language.model import Check
-from reportkit.results import CheckResult, ReportResult
-from reportkit.results.context import query_facts
+from reportkit.results import CheckResult
 
 MESSAGE_LIMIT = 500  # characters of a rendered message
 
@@ -64,27 +62,23 @@ def evaluate_check(check: Check, context: Mapping[str, Any], env: Any) -> CheckR
 
 
 def evaluate_checks(
-    checks: Sequence[Check], result: ReportResult, context: Mapping[str, Any], env: Any
+    checks: Sequence[Check], context: Mapping[str, Any], env: Any
 ) -> tuple[CheckResult, ...]:
-    """Every check over the report's numbers; a query's own checks also see `query`. A check
-    on a query the run did not answer fails, naming it."""
-    answered = {q.query_id: q for q in result.queries}
+    """Every check over the report's numbers (`context`, see `results.context.text_context`);
+    a query's own checks also see `query`. A check on a query the run did not answer fails,
+    naming it."""
+    queries = context.get("queries", {})
     out: list[CheckResult] = []
     for check in checks:
         scope = dict(context)
         if check.query is not None:
-            query = answered.get(check.query)
-            if query is None:
+            if check.query not in queries:
                 message = f"{check.title or check.id}: query {check.query!r} has no result"
                 out.append(CheckResult(check.id, check.severity, False, message, check.query))
                 continue
-            scope["query"] = query_facts(query)
+            scope["query"] = queries[check.query]
         out.append(evaluate_check(check, scope, env))
     return tuple(out)
 
 
-def with_checks(result: ReportResult, checks: Sequence[CheckResult]) -> ReportResult:
-    return replace(result, checks=tuple(checks))
-
-
-__all__ = ["CheckResult", "evaluate_checks", "failed", "in_reading_order", "with_checks"]
+__all__ = ["CheckResult", "evaluate_checks", "failed", "in_reading_order"]

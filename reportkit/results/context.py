@@ -10,6 +10,7 @@ definitions against these field names; a test keeps the two equal.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -123,7 +124,15 @@ class ReportFacts:
     demo: bool
 
 
-def _group(group: GroupTable, total: int | None) -> GroupFacts:
+Labeller = Callable[[str, str], str]  # (value, type) -> how a reader sees the value
+
+
+def plain_label(value: str, row_type: str) -> str:
+    """The value as answered; `-1` (the property was not set) as `(not set)`."""
+    return "(not set)" if value == NOT_SET else value
+
+
+def _group(group: GroupTable, total: int | None, label: Labeller) -> GroupFacts:
     return GroupFacts(
         key=group.key,
         name=group.name,
@@ -131,7 +140,7 @@ def _group(group: GroupTable, total: int | None) -> GroupFacts:
         rows=tuple(
             RowFacts(
                 value=row.value,
-                label="(not set)" if row.value == NOT_SET else row.value,
+                label=label(row.value, row.type),
                 type=row.type,
                 count=row.count,
                 previous=row.previous,
@@ -144,7 +153,7 @@ def _group(group: GroupTable, total: int | None) -> GroupFacts:
     )
 
 
-def query_facts(query: QueryResult) -> QueryFacts:
+def query_facts(query: QueryResult, label: Labeller = plain_label) -> QueryFacts:
     return QueryFacts(
         id=query.query_id,
         title=query.title,
@@ -163,7 +172,7 @@ def query_facts(query: QueryResult) -> QueryFacts:
         unique_pct_change=percent_change(query.unique, query.previous_unique),
         granularity=query.granularity,
         measure=query.measure,
-        groups=Groups(_group(g, query.total) for g in query.groups),
+        groups=Groups(_group(g, query.total, label) for g in query.groups),
         points=tuple(
             PointFacts(
                 period=p.period,
@@ -185,9 +194,12 @@ def report_span(result: ReportResult) -> DateRange | None:
     return DateRange(min(w.start for w in windows), max(w.end for w in windows))
 
 
-def text_context(result: ReportResult, window_label: str) -> dict[str, Any]:
+def text_context(
+    result: ReportResult, window_label: str, label: Labeller = plain_label
+) -> dict[str, Any]:
     """What a check, a subject or a body template sees: `report`, `window` (already written out
-    as text, e.g. "24 – 30 Nov 2026") and `queries` by id."""
+    as text, e.g. "24 – 30 Nov 2026") and `queries` by id; `label` writes a row's value as the
+    report shows it (the renderer's labels: ranges, dates, shortened)."""
     return {
         "report": ReportFacts(
             id=result.report_id,
@@ -199,5 +211,5 @@ def text_context(result: ReportResult, window_label: str) -> dict[str, Any]:
             demo=result.demo,
         ),
         "window": window_label,
-        "queries": {q.query_id: query_facts(q) for q in result.queries},
+        "queries": {q.query_id: query_facts(q, label) for q in result.queries},
     }
