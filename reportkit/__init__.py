@@ -54,7 +54,7 @@ if TYPE_CHECKING:
         TransportError,
         WindowError,
     )
-    from reportkit.language.model import Group, Query, Report, WindowSpec
+    from reportkit.language.model import Filter, Group, Query, Report, WindowSpec
     from reportkit.language.spec import load_report, load_reports
     from reportkit.language.windows import DateRange, resolve_window
     from reportkit.plan import Plan, Request, plan_requests
@@ -77,7 +77,7 @@ _HOMES = {
         "TransportError",
         "WindowError",
     ),
-    "reportkit.language.model": ("Check", "Group", "Query", "Report", "WindowSpec"),
+    "reportkit.language.model": ("Check", "Filter", "Group", "Query", "Report", "WindowSpec"),
     "reportkit.language.spec": ("load_report", "load_reports"),
     "reportkit.language.windows": ("DateRange", "resolve_window"),
     "reportkit.plan": ("Plan", "Request", "plan_requests"),
@@ -107,6 +107,7 @@ __all__ = [
     "DataImportError",
     "DateRange",
     "DeliveryError",
+    "Filter",
     "Group",
     "InvalidInput",
     "Plan",

@@ -102,10 +102,9 @@ def test_count_and_trend_results() -> None:
     bodies = answer(
         plan,
         {
-            ("events.json", 20261123): {"status": "success", "count": 120},
-            ("events.json", 20261116): {"status": "success", "count": 100},
-            ("profiles.json", 20261123): {"status": "success", "count": 80, "tcount": 999},
-            ("profiles.json", 20261116): {"status": "success", "count": 70},
+            # a unique count's total is the profiles answer's tcount (no events.json asked)
+            ("profiles.json", 20261123): {"status": "success", "count": 80, "tcount": 120},
+            ("profiles.json", 20261116): {"status": "success", "count": 70, "tcount": 100},
             ("trends.json", 20261123): {
                 "status": "success",
                 "daily": {"20261124": 5, "20261123": 4},

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from reportkit.errors import QueryFailed
-from reportkit.language.model import Query
+from reportkit.language.model import Filter, Query
 from reportkit.language.windows import DateRange
 from reportkit.plan import Plan, Request, Serves
 
@@ -61,6 +61,7 @@ class QueryResult:
     trend: tuple[TrendPoint, ...] = ()
     measure: str = "Events"  # what a trend counts: Events, Unique profiles, Sum of <property>
     chart: dict[str, Any] | None = field(default=None, hash=False, compare=False)
+    where: tuple[Filter, ...] = ()  # the filters every number of this query obeys
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,9 +214,11 @@ def _top_groups(query: Query, answers: _Answers) -> tuple[GroupTable, ...]:
         previous = answers.body(query.id, "previous", "top", group.key)
         if previous:
             _, serves, body = previous
+            # the previous window's top_n too, whatever extra values the service answered, so
+            # the numbers do not depend on how much more than top_n a source sends
+            earlier = _top_rows(body, serves.request_key or group.key, query.id)
             before = {
-                (r.type, r.value): r.count
-                for r in _top_rows(body, serves.request_key or group.key, query.id)
+                (r.type, r.value): r.count for r in rank_rows(earlier, group.order, group.top_n)
             }
             ranked = tuple(
                 Row(r.type, r.value, r.count, before.get((r.type, r.value))) for r in ranked
@@ -230,7 +233,14 @@ def _scalar(answers: _Answers, query_id: str, role: str, measure: str) -> int | 
     found = answers.body(query_id, role, measure)
     if found is None:
         return None
-    return _count(found[2].get("count"), query_id, "count")
+    request, _, body = found
+    if measure == "total" and request.endpoint == "/1/counts/profiles.json":
+        # the event total of a unique count comes with the profiles answer (`tcount`); a source
+        # whose service leaves it out asks events.json and fills it in
+        if "tcount" not in body:
+            raise QueryFailed(f"query {query_id!r}: the profiles.json answer has no tcount")
+        return _count(body.get("tcount"), query_id, "tcount")
+    return _count(body.get("count"), query_id, "count")
 
 
 def _trend(answers: _Answers, query: Query) -> tuple[TrendPoint, ...]:
@@ -264,6 +274,7 @@ def _query_result(query: Query, plan: Plan, answers: _Answers) -> QueryResult:
         window=windows.current,
         previous_window=windows.previous,
         description=query.description,
+        where=query.where,
         total=_scalar(answers, query.id, "current", "total"),
         previous_total=_scalar(answers, query.id, "previous", "total"),
         chart=query.chart,

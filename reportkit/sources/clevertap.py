@@ -236,27 +236,42 @@ class CleverTapSource:
         )
 
     def execute(self, request: Request) -> dict[str, Any]:
-        """POST the request, poll until it is answered, and return the `success` body."""
+        """POST the request, poll until it is answered, and return the `success` body.
+
+        A profiles.json answer carries the event total as `tcount` (the plan counts on it for
+        `unique: true`); when the service leaves it out, events.json is asked for it, so the
+        answer returned always has it.
+        """
         with self.limiter.slot():
             started = time.monotonic()
             deadline = started + self.policy.query_timeout
-            flow = exchange(
-                request.endpoint,
-                request.body,
-                self.policy,
-                started=started,
-                rand=self._random.random,
-                auth_hint=self.config.auth_hint(),
-            )
             try:
-                return drive(
-                    flow, lambda step: self._send(step, deadline), self._sleep, self._count
-                )
+                body = self._exchange(request.endpoint, request.body, started, deadline)
+                if request.endpoint == "/1/counts/profiles.json" and not _is_count(
+                    body.get("tcount")
+                ):
+                    log.info("profiles.json answered without tcount: asking events.json")
+                    total = self._exchange("/1/counts/events.json", request.body, started, deadline)
+                    body = {**body, "tcount": total.get("count")}
+                return body
             except ReportkitError as exc:
                 # every message passes here on its way out: scrub it once more, to be sure
                 exc.message = _scrub(exc.message, self.config.passcode)
                 exc.args = (exc.message,)
                 raise
+
+    def _exchange(
+        self, endpoint: str, body: dict[str, Any], started: float, deadline: float
+    ) -> dict[str, Any]:
+        flow = exchange(
+            endpoint,
+            body,
+            self.policy,
+            started=started,
+            rand=self._random.random,
+            auth_hint=self.config.auth_hint(),
+        )
+        return drive(flow, lambda step: self._send(step, deadline), self._sleep, self._count)
 
     @property
     def stats(self) -> ExchangeStats:
@@ -267,7 +282,7 @@ class CleverTapSource:
         with self._count_lock:
             if isinstance(step, Wait):
                 self._retries += step.reason == "retry"
-            elif step.method == "POST":
+            elif step.method == "POST" or step.params is None:  # a query (a GET after a 405)
                 self._posts += 1
             else:
                 self._polls += 1
@@ -295,7 +310,7 @@ class CleverTapSource:
             response = self._session.request(
                 step.method,
                 url,
-                json=step.body if step.method == "POST" else None,
+                json=step.body,  # None for a poll; a GET after a 405 keeps the body
                 params=step.params,
                 timeout=(connect, read),
             )
@@ -333,6 +348,10 @@ class CleverTapSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _shown(step: Send) -> str:
