@@ -108,6 +108,16 @@ def _cached_queries(plan: Plan, answers: Answers) -> list[str]:
     )
 
 
+def _definition(report: Report) -> tuple[str, bytes] | None:
+    """The definition's file name and text, for an archival PDF to carry."""
+    if not report.output.pdf_archive or report.path is None:
+        return None
+    try:
+        return report.path.name, report.path.read_bytes()
+    except OSError:
+        return None
+
+
 def finish_reports(
     planned: Sequence[ReportOutcome],
     source: Source,
@@ -172,6 +182,7 @@ def finish_reports(
                 plan.report.output,
                 formats=formats or plan.report.output.formats,
                 cached=_cached_queries(plan, answers),
+                definition=_definition(plan.report),
             )
         except ReportkitError as exc:
             finished.append(ReportOutcome(outcome.report, plan, error=str(exc)))
@@ -201,7 +212,10 @@ def assess(report: Report, result: ReportResult) -> ReportResult:
         from reportkit.results.checks import evaluate_checks
 
         context = email_context(result)
-        checks = evaluate_checks(report.all_checks, context, text_environment())
+        from reportkit.render.labels import formatting_locale
+
+        with formatting_locale(result.locale):  # messages write numbers as the report does
+            checks = evaluate_checks(report.all_checks, context, text_environment())
     highlights = find_highlights(result) if report.output.highlights and report.compare else ()
     return replace(result, checks=checks, highlights=highlights)
 

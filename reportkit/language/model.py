@@ -151,6 +151,7 @@ class OutputSpec:
     paper: str = "A4"
     orientation: Literal["portrait", "landscape"] = "portrait"
     highlights: bool = True  # with compare: a "What changed" list at the top
+    pdf_archive: bool = False  # output.pdf.archive: PDF/A-3 with results.json and the definition
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +165,7 @@ class EmailSpec:
     body_format: Literal["text", "md", "html"] = "text"
     send_if: SendIf = "always"
     on_failure: tuple[str, ...] = ()
+    locale: str | None = None  # the recipients' locale; None: the report's
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +205,7 @@ class Report:
     description: str = ""
     timezone: str = "UTC"
     week_start: Literal["monday", "sunday"] = "monday"
+    locale: str = "en_US"  # how numbers and dates are written (CLDR via Babel)
     window: WindowSpec = WindowSpec(token="last_7_days")
     include_today: bool = False
     compare: Compare | None = None

@@ -318,6 +318,7 @@ class _Builder:
         except WindowError as exc:
             self.problem(("timezone",), str(exc))
         window = self.window(data.get("window", "last_7_days"), ("window",))
+        locale = self.locale(data.get("locale", "en_US"), ("locale",))
         include_today = bool(data.get("include_today", False))
         self.report_where = self.where(data.get("where"), ("where",))
         queries: list[Query] = []
@@ -346,6 +347,7 @@ class _Builder:
             description=data.get("description", ""),
             timezone=timezone,
             week_start=data.get("week_start", "monday"),
+            locale=locale,
             window=window,
             include_today=include_today,
             compare=data.get("compare"),
@@ -399,6 +401,14 @@ class _Builder:
                 where: PathKey = ("checks",)
                 self.problem(where, f"duplicate check id {check.id!r}")
             seen.add(key)
+
+    def locale(self, name: str, where: PathKey) -> str:
+        from reportkit.language.locales import check_locale
+
+        problem = check_locale(name)
+        if problem is not None:
+            self.problem(where, problem)
+        return name
 
     def duplicate(self, query: Query, index: int, seen: dict[str, tuple[int, str]]) -> str:
         first, event = seen[query.id]
@@ -512,6 +522,7 @@ class _Builder:
             paper=raw.get("paper", "A4"),
             orientation=raw.get("orientation", "portrait"),
             highlights=bool(raw.get("highlights", True)),
+            pdf_archive=bool(raw.get("pdf", {}).get("archive", False)),
         )
 
     def deliver(self, raw: dict[str, Any]) -> DeliverSpec:
@@ -548,6 +559,11 @@ class _Builder:
                 body_format=email.get("body_format", "text"),
                 send_if=email.get("send_if", "always"),
                 on_failure=_as_tuple(email.get("on_failure")),
+                locale=(
+                    self.locale(email["locale"], ("deliver", "email", "locale"))
+                    if "locale" in email
+                    else None
+                ),
             ),
         )
 

@@ -300,4 +300,6 @@ def template_context(view: ReportView) -> dict[str, Any]:
         "checks": in_reading_order(result.checks),
         "failed_checks": failed(result.checks),
         "highlights": result.highlights,
+        # BCP 47 for <html lang> and the PDF's /Lang; "en" for the default, as before
+        "lang": "en" if result.locale == "en_US" else result.locale.replace("_", "-"),
     }

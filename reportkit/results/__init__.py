@@ -104,6 +104,7 @@ class ReportResult:
     reportkit_version: str = ""
     checks: tuple[CheckResult, ...] = ()
     highlights: tuple[Highlight, ...] = ()
+    locale: str = "en_US"  # how the report writes numbers and dates (the definition's locale)
 
     @property
     def window_end(self) -> date:
@@ -336,4 +337,5 @@ def build_report_result(
         compare=report.compare,
         queries=queries,
         reportkit_version=version,
+        locale=report.locale,
     )

@@ -132,6 +132,8 @@ def _highlight(item: Highlight) -> dict[str, Any]:
 def results_to_dict(result: ReportResult) -> dict[str, Any]:
     """results.json's data; `checks` and `highlights` only when the report has any."""
     data = _results_dict(result)
+    if result.locale != "en_US":  # absent for the default: en_US files stay as they were
+        data["report"]["locale"] = result.locale
     if result.checks:
         data["checks"] = [check_to_dict(c) for c in result.checks]
     if result.highlights:
@@ -228,6 +230,7 @@ def results_from_dict(data: dict[str, Any]) -> ReportResult:
         compare=report.get("compare"),
         queries=tuple(_query_from(qid, q) for qid, q in data["queries"].items()),
         reportkit_version=report.get("reportkit_version", ""),
+        locale=str(report.get("locale") or "en_US"),
         checks=tuple(_check_from(c) for c in data.get("checks") or ()),
         highlights=tuple(_highlight_from(h) for h in data.get("highlights") or ()),
     )
