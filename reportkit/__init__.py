@@ -77,11 +77,11 @@ _HOMES = {
         "TransportError",
         "WindowError",
     ),
-    "reportkit.language.model": ("Filter", "Group", "Query", "Report", "WindowSpec"),
+    "reportkit.language.model": ("Check", "Filter", "Group", "Query", "Report", "WindowSpec"),
     "reportkit.language.spec": ("load_report", "load_reports"),
     "reportkit.language.windows": ("DateRange", "resolve_window"),
     "reportkit.plan": ("Plan", "Request", "plan_requests"),
-    "reportkit.results": ("ReportResult", "build_report_result"),
+    "reportkit.results": ("CheckResult", "ReportResult", "build_report_result"),
     "reportkit.runner": ("ReportOutcome", "run_reports"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
@@ -102,6 +102,8 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AuthError",
+    "Check",
+    "CheckResult",
     "DataImportError",
     "DateRange",
     "DeliveryError",

@@ -1,7 +1,8 @@
 """The `reportkit` command: a thin face over the library.
 
 Commands parse arguments, call the library and map its errors to exit codes
-(0 ok, 1 a run failed, 2 invalid input). Heavy modules are imported inside commands.
+(0 ok, 1 a run failed, 2 invalid input, 3 `run`: a check of severity fail failed). Heavy
+modules are imported inside commands.
 """
 
 from __future__ import annotations
@@ -286,12 +287,19 @@ def _parse_formats(text: str | None) -> tuple[str, ...] | None:
     help="Seconds a CleverTap query may take as a whole: requests, reads, retries, polls.",
 )
 @click.option(
-    "--deliver", is_flag=True, help="Email each report as its deliver.email section says."
+    "--deliver",
+    is_flag=True,
+    help="Deliver each report as its deliver section says (email, Slack, webhook).",
 )
 @click.option(
     "--dry-run",
     is_flag=True,
-    help="With --deliver: write .eml files to OUT/outbox/ instead of sending.",
+    help="With --deliver: write each message to OUT/outbox/ (.eml, .json) instead of sending.",
+)
+@click.option(
+    "--no-fail-on-checks",
+    is_flag=True,
+    help="Exit 0, not 3, when a check of severity fail failed (the report is written either way).",
 )
 @SMTP_URL
 @click.option(
@@ -342,24 +350,34 @@ def run(
     rate_limit_backoff: float,
     deliver: bool,
     dry_run: bool,
+    no_fail_on_checks: bool,
     smtp_url: str | None,
 ) -> None:
     """Run reports and write them as HTML, PDF and Markdown.
 
     Each report goes to OUT/<report id>/<window end>/ with results.json and manifest.json. A
-    failing query fails its report (exit 1) while the other reports still complete.
+    failing query fails its report (exit 1) while the other reports still complete. When
+    nothing else went wrong and a check of severity fail failed, the exit code is 3 (the reports
+    are still written and delivered); --no-fail-on-checks makes it 0.
 
     \b
     Example:
       reportkit run reports/ --as-of 2026-11-30 --out out
       reportkit run reports/weekly-ecommerce.yaml --source local:events.duckdb --format pdf
     """
-    from reportkit.app import DeliverOptions, RunOptions, deliver_outcomes, run_paths, smtp_config
+    from reportkit.app import (
+        DeliverOptions,
+        RunOptions,
+        check_delivery_paths,
+        deliver_outcomes,
+        run_paths,
+    )
     from reportkit.sources.factory import CleverTapOptions
 
     delivery = DeliverOptions(smtp_url=smtp_url, dry_run=dry_run)
     if deliver:
-        smtp_config(delivery)  # a missing or bad SMTP URL is an error before any query
+        # a missing SMTP URL, webhook URL or token is an error before any query
+        check_delivery_paths(list(paths), delivery)
 
     options = RunOptions(
         as_of=as_of.date() if as_of else None,
@@ -387,13 +405,15 @@ def run(
         progress=show,
         on_finished=None if quiet else lambda source: _tell_traffic(source, started),
     )
-    failed = False
+    failed = checks_failed = False
     manifests = []
     for outcome in outcomes:
         if outcome.ok and outcome.manifest is not None:
             manifests.append(outcome.manifest.to_dict())
             if not as_json:
                 click.echo(f"ok      {outcome.report.id}  {outcome.out_dir}")
+            _tell_checks(outcome)
+            checks_failed = checks_failed or bool(outcome.failed_checks)
             continue
         failed = True
         click.echo(f"FAILED  {outcome.report.id}", err=True)
@@ -410,6 +430,18 @@ def run(
         failed = _report_deliveries(sent, quiet=as_json) or failed
     if failed:
         sys.exit(1)
+    if checks_failed and not no_fail_on_checks:
+        sys.exit(3)
+
+
+def _tell_checks(outcome: Any) -> None:
+    """One line on stderr per failed check: fail checks as CHECK, warn checks as WARNING."""
+    result = outcome.result
+    for check in result.checks if result else ():
+        if not check.passed:
+            mark = "CHECK  " if check.severity == "fail" else "WARNING"
+            where = f"{check.query}.{check.id}" if check.query else check.id
+            _warn(f"{mark} {outcome.report.id}: {where}: {check.message}")
 
 
 def _tell_traffic(source: object, started: float) -> None:
@@ -431,6 +463,8 @@ def _report_deliveries(outcomes: Any, *, quiet: bool = False) -> bool:
         elif not quiet:
             d = outcome.delivery
             to = f" to {', '.join(d.recipients)}" if d.recipients and d.action != "skipped" else ""
+            if d.action == "skipped" and d.channel != "email":
+                to = f" on {d.channel}"
             detail = f" ({d.detail})" if d.detail else ""
             click.echo(f"{d.action:<7} {d.report_id}{to}{detail}")
     return failed
@@ -446,16 +480,18 @@ def _report_deliveries(outcomes: Any, *, quiet: bool = False) -> bool:
     type=click.Path(path_type=Path),
     default=Path("reports"),
     show_default=True,
-    help="Where the report definitions (with deliver.email) are.",
+    help="Where the report definitions (with their deliver section) are.",
 )
 @STATE_DIR
-@click.option("--dry-run", is_flag=True, help="Write .eml files to --outbox instead of sending.")
+@click.option(
+    "--dry-run", is_flag=True, help="Write .eml and .json files to --outbox instead of sending."
+)
 @click.option(
     "--outbox",
     type=click.Path(path_type=Path),
     default=Path("out/outbox"),
     show_default=True,
-    help="Where --dry-run writes .eml files.",
+    help="Where --dry-run writes .eml and .json files.",
 )
 @SMTP_URL
 def send(
@@ -466,7 +502,7 @@ def send(
     outbox: Path,
     smtp_url: str | None,
 ) -> None:
-    """Email reports that are already built, as their definitions' deliver.email says.
+    """Deliver reports that are already built, as their definitions' deliver section says.
 
     \b
     Example:

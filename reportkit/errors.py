@@ -13,6 +13,9 @@
     ├── RenderError                a template, chart or PDF could not be made
     └── DeliveryError              email could not be sent (names refused addresses)
 
+Besides these, `reportkit run` exits 3 when every report was written (and delivered) but a check
+of severity fail failed (`CHECKS_FAILED_EXIT`); --no-fail-on-checks makes that 0.
+
 Every message is one line a user can act on. Foreign exceptions are translated where they enter,
 with `raise ... from exc`, so no traceback reaches the terminal.
 """
@@ -29,6 +32,9 @@ def one_line(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+CHECKS_FAILED_EXIT = 3
 
 
 class ReportkitError(Exception):

@@ -17,7 +17,7 @@ from reportkit.errors import ReportkitError
 from reportkit.language.model import Report
 from reportkit.language.windows import local_date
 from reportkit.plan import Plan, plan_requests
-from reportkit.results import ReportResult, build_report_result
+from reportkit.results import CheckResult, ReportResult, build_report_result
 from reportkit.sources.base import Source
 from reportkit.sources.execute import AnswerCache, Answers, Progress, execute, unique_requests
 
@@ -53,6 +53,12 @@ class ReportOutcome:
     @property
     def ok(self) -> bool:
         return not self.failures and self.error is None
+
+    @property
+    def failed_checks(self) -> tuple[CheckResult, ...]:
+        """The checks of severity fail that failed (exit 3 when nothing else went wrong)."""
+        checks = self.result.checks if self.result else ()
+        return tuple(c for c in checks if not c.passed and c.severity == "fail")
 
 
 def default_as_of(report: Report, now: datetime | None = None) -> date:
@@ -165,6 +171,11 @@ def finish_reports(
             finished.append(ReportOutcome(outcome.report, plan, error=str(exc)))
             continue
         try:
+            result = assess(plan.report, result)
+        except ReportkitError as exc:
+            finished.append(ReportOutcome(outcome.report, plan, error=str(exc)))
+            continue
+        try:
             manifest = publish_report(
                 out,
                 result,
@@ -186,6 +197,27 @@ def finish_reports(
             )
         )
     return finished
+
+
+def assess(report: Report, result: ReportResult) -> ReportResult:
+    """`result` with the definition's checks evaluated and, with compare, its highlights."""
+    from dataclasses import replace
+
+    from reportkit.results.highlights import find_highlights
+
+    checks: tuple[CheckResult, ...] = ()
+    if report.all_checks:
+        from reportkit.deliver.email import email_context
+        from reportkit.render.environment import text_environment
+        from reportkit.results.checks import evaluate_checks
+
+        context = email_context(result)
+        from reportkit.render.labels import formatting_locale
+
+        with formatting_locale(result.locale):  # messages write numbers as the report does
+            checks = evaluate_checks(report.all_checks, context, text_environment())
+    highlights = find_highlights(result) if report.output.highlights and report.compare else ()
+    return replace(result, checks=checks, highlights=highlights)
 
 
 def run_reports(

@@ -129,7 +129,7 @@ def test_long_values_and_keys_are_clipped() -> None:
     key = "k" * 1000  # YAML allows at most 1024 characters in a plain key
     found = problems(GOOD + f"{key}: 1\n") + problems(GOOD + f"timezone: {'Z' * 5000}\n")
     assert found[0] == (
-        f"r.yaml:8:1: ['{'k' * 56}...]: unknown key '{'k' * 56}... (allowed: compare, deliver, "
+        f"r.yaml:8:1: ['{'k' * 56}...]: unknown key '{'k' * 56}... (allowed: checks, compare, deliver, "
         "description, id, include_today, locale, output, queries, timezone, title, version, week_start, "
         "where, window)"
     )
@@ -167,9 +167,11 @@ def _patterns(node: Any) -> list[str]:
 def test_no_schema_pattern_takes_a_trailing_newline(pattern: str) -> None:
     assert pattern.endswith("$")
     assert re.search(pattern, "abc\n") is None or ecma_regex(pattern).search("abc\n") is None
-    sample = {"^[^@\\s]+@[^@\\s]+$": "a@b.c", "^[0-9]{4}-[0-9]{2}-[0-9]{2}$": "2026-11-01"}.get(
-        pattern, "today"
-    )
+    sample = {
+        "^[^@\\s]+@[^@\\s]+$": "a@b.c",
+        "^[0-9]{4}-[0-9]{2}-[0-9]{2}$": "2026-11-01",
+        "^https?://[^\\s]+$": "https://hooks.example.com/reports",
+    }.get(pattern, "today")
     assert ecma_regex(pattern).search(sample)
     assert not ecma_regex(pattern).search(sample + "\n")
 

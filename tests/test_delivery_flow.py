@@ -130,7 +130,10 @@ def test_a_refused_recipient_fails_the_run_with_its_address(
     with smtp_server() as (_, port):
         result = run_weekly(demo_store, tmp_path, port, definition=definition)
     assert result.exit_code == 1
-    assert "delivery: the SMTP server refused every recipient: refused@example.com" in result.stderr
+    assert (
+        "delivery: email: the SMTP server refused every recipient: refused@example.com"
+        in result.stderr
+    )
 
 
 def test_deliver_without_an_smtp_server_is_exit_2_before_any_query(tmp_path: Path) -> None:

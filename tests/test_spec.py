@@ -161,7 +161,9 @@ def test_a_missing_key_and_an_unrelated_unknown_key_are_both_told() -> None:
     text = GOOD.replace("title: Weekly", "colour: Weekly")
     missing, unknown = problems(text)
     assert missing == "r.yaml:1:1: (top level): missing required key 'title'"
-    assert unknown.startswith("r.yaml:2:1: colour: unknown key 'colour' (allowed: compare, ")
+    assert unknown.startswith(
+        "r.yaml:2:1: colour: unknown key 'colour' (allowed: checks, compare, "
+    )
 
 
 def test_binary_bytes_are_refused_with_a_location() -> None:

@@ -13,9 +13,7 @@ answers, and an expired session is not tried again.
 from __future__ import annotations
 
 import base64
-import hashlib
 import ipaddress
-import json
 import smtplib
 import socket
 import ssl
@@ -28,6 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
+from reportkit.deliver.record import Delivery as Delivery  # it lived here before channels
+from reportkit.deliver.record import has_results as has_results
+from reportkit.deliver.record import numbers_digest, record_sent, skip_reason
 from reportkit.errors import DeliveryError, InvalidInput
 from reportkit.language.model import EmailSpec
 from reportkit.language.windows import DateRange
@@ -338,39 +339,18 @@ def headers_of(message: EmailMessage) -> Mapping[str, str]:
 # --------------------------------------------------------------------------- reports by email
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """What delivery did for one report."""
-
-    report_id: str
-    action: Literal["sent", "written", "skipped", "notice sent", "notice written"]
-    recipients: tuple[str, ...] = ()
-    detail: str = ""
-
-
 def email_context(result: ReportResult) -> dict[str, Any]:
-    """What a subject or body template can use: report, window, queries by id, and filters."""
-    from reportkit.render.labels import format_window_short
-    from reportkit.render.view import build_report_view
+    """What a subject, a body or a check can use: report, window, queries by id (see
+    `reportkit.results.context`), and `checks`, the outcomes of the report's checks."""
+    from reportkit.render import labels
+    from reportkit.results.context import report_span, text_context
 
-    view = build_report_view(result)
-    windows = [q.window for q in result.queries]
-    span = (
-        DateRange(min(w.start for w in windows), max(w.end for w in windows)) if windows else None
-    )
-    return {
-        "report": {
-            "id": result.report_id,
-            "title": result.title,
-            "description": result.description,
-            "timezone": result.timezone,
-            "as_of": result.as_of,
-            "source": result.source,
-            "demo": result.demo,
-        },
-        "window": format_window_short(span),
-        "queries": {q.id: q for q in view.queries},
-    }
+    def label(value: str, row_type: str) -> str:
+        return labels.display_text(labels.value_label(value, row_type, result.timezone))
+
+    context = text_context(result, labels.format_window_short(report_span(result)), label)
+    context["checks"] = result.checks
+    return context
 
 
 def render_text(template: str, context: Mapping[str, Any], what: str) -> str:
@@ -386,31 +366,6 @@ def render_text(template: str, context: Mapping[str, Any], what: str) -> str:
     except jinja2.TemplateError as exc:
         message = " ".join(str(exc).split())
         raise DeliveryError(f"deliver.email.{what}: {message}") from None
-
-
-def _numbers_digest(result: ReportResult) -> str:
-    from reportkit.results.codec import results_to_dict
-
-    numbers = results_to_dict(result)["queries"]
-    return hashlib.sha256(json.dumps(numbers, sort_keys=True).encode()).hexdigest()
-
-
-def has_results(result: ReportResult) -> bool:
-    """Whether any query found anything (a count, a row or a trend point above zero)."""
-    for query in result.queries:
-        if query.total or query.unique:
-            return True
-        if any(row.count for group in query.groups for row in group.rows):
-            return True
-        if any(point.count for point in query.trend):
-            return True
-    return False
-
-
-def _sent_record(state_dir: Path, report_id: str) -> Path:
-    from reportkit.publish.folders import safe_id
-
-    return state_dir / "sent" / f"{safe_id(report_id)}.json"
 
 
 def _eml_name(report_id: str, suffix: str) -> str:
@@ -502,25 +457,25 @@ def deliver_folder(
     from_addr = sender or (config.sender if config else "reportkit@localhost")
     message, result = compose_report_email(folder, spec, sender=from_addr)
     recipients = tuple(all_recipients(spec))
-    if spec.send_if == "results" and not has_results(result):
-        return Delivery(result.report_id, "skipped", recipients, "no results to send")
-    digest = _numbers_digest(result)
-    record = _sent_record(state_dir, result.report_id)
-    if spec.send_if == "changed":
-        try:
-            if json.loads(record.read_text(encoding="utf-8")).get("digest") == digest:
-                return Delivery(
-                    result.report_id, "skipped", recipients, "the numbers equal the last ones sent"
-                )
-        except (OSError, ValueError, AttributeError, RecursionError):
-            pass  # never sent, or an unreadable record: send
+    digest = numbers_digest(result)
+    reason = skip_reason(
+        spec.send_if,
+        result,
+        state_dir=state_dir,
+        channel="email",
+        folder=folder,
+        digest=digest,
+        dry_run=dry_run,
+    )
+    if reason is not None:
+        return Delivery(result.report_id, "skipped", recipients, reason)
     if dry_run:
         path = write_eml(message, outbox / _eml_name(result.report_id, folder.name))
         return Delivery(result.report_id, "written", recipients, str(path))
     if config is None:
         raise InvalidInput("no SMTP server: set REPORTKIT_SMTP_URL or pass --smtp-url")
     send_message(config, message, recipients)
-    _write_json(record, {"digest": digest, "folder": str(folder), "sent": formatdate()})
+    record_sent(state_dir, result.report_id, "email", digest=digest, folder=folder)
     return Delivery(result.report_id, "sent", recipients)
 
 
@@ -555,10 +510,3 @@ def send_failure_notice(
         raise InvalidInput("no SMTP server: set REPORTKIT_SMTP_URL or pass --smtp-url")
     send_message(config, message, list(addresses))
     return Delivery(report_id, "notice sent", tuple(addresses))
-
-
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    from reportkit.publish.files import write_atomic
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps(data).encode())

@@ -14,6 +14,8 @@ QueryKind = Literal["top", "count", "trend"]
 Order = Literal["asc", "desc"]
 Granularity = Literal["daily", "weekly", "monthly"]
 Compare = Literal["previous_period", "previous_year"]
+Severity = Literal["fail", "warn"]
+SendIf = Literal["always", "results", "changed", "checks_failed"]
 FilterScope = Literal["event", "session", "profile"]
 Primitive = str | int | float
 FilterValue = Primitive | tuple[Primitive, ...]
@@ -112,6 +114,19 @@ def wire_filters(filters: tuple[Filter, ...]) -> dict[str, list[dict[str, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
+class Check:
+    """An expectation on the numbers: `expect` is a Jinja expression over the check context
+    (see `reportkit.results.context`); `message` a Jinja template shown when it fails."""
+
+    id: str
+    expect: str  # the expression, without `{{ }}`
+    message: str = ""
+    severity: Severity = "fail"
+    title: str = ""  # what the check means when it passes; defaults to the id
+    query: str | None = None  # the query a check written under `queries[i].checks` belongs to
+
+
+@dataclass(frozen=True, slots=True)
 class Query:
     id: str
     title: str
@@ -125,6 +140,7 @@ class Query:
     sum_event_prop: str | None = None
     chart: dict[str, Any] | None = field(default=None, hash=False, compare=False)
     description: str = ""
+    checks: tuple[Check, ...] = ()
     where: tuple[Filter, ...] = ()  # the report's filters, then the query's own
 
 
@@ -134,6 +150,7 @@ class OutputSpec:
     template: Path | None = None
     paper: str = "A4"
     orientation: Literal["portrait", "landscape"] = "portrait"
+    highlights: bool = True  # with compare: a "What changed" list at the top
     pdf_archive: bool = False  # output.pdf.archive: PDF/A-3 with results.json and the definition
 
 
@@ -146,14 +163,38 @@ class EmailSpec:
     body: str | None = None
     attach: tuple[str, ...] = ("pdf",)
     body_format: Literal["text", "md", "html"] = "text"
-    send_if: Literal["always", "results", "changed"] = "always"
+    send_if: SendIf = "always"
     on_failure: tuple[str, ...] = ()
     locale: str | None = None  # the recipients' locale; None: the report's
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookSpec:
+    """POST the report's facts as JSON to `url`, signed with the secret in `secret_env`."""
+
+    url: str | None = None
+    url_env: str | None = None  # the URL from this environment variable instead
+    secret_env: str | None = None
+    send_if: SendIf = "always"
+
+
+@dataclass(frozen=True, slots=True)
+class SlackSpec:
+    """An incoming webhook (`webhook_url_env`), or a bot token (`token_env`) posting to
+    `channel` with the PDF uploaded."""
+
+    webhook_url_env: str | None = None
+    token_env: str | None = None
+    channel: str | None = None
+    upload_pdf: bool = True
+    send_if: SendIf = "always"
+
+
+@dataclass(frozen=True, slots=True)
 class DeliverSpec:
     email: EmailSpec | None = None
+    slack: SlackSpec | None = None
+    webhook: WebhookSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,3 +213,9 @@ class Report:
     output: OutputSpec = OutputSpec()
     deliver: DeliverSpec = DeliverSpec()
     path: Path | None = None
+    checks: tuple[Check, ...] = ()
+
+    @property
+    def all_checks(self) -> tuple[Check, ...]:
+        """The report's checks, then every query's, in definition order."""
+        return self.checks + tuple(c for q in self.queries for c in q.checks)

@@ -14,6 +14,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +26,7 @@ from reportkit.language.model import (
     FILTER_LISTS,
     OPERATORS,
     PRESENCE_OPERATORS,
+    Check,
     DeliverSpec,
     EmailSpec,
     Filter,
@@ -33,6 +35,8 @@ from reportkit.language.model import (
     OutputSpec,
     Query,
     Report,
+    SlackSpec,
+    WebhookSpec,
     WindowSpec,
 )
 from reportkit.language.windows import MAX_TREND_POINTS, fewest_trend_points
@@ -376,6 +380,7 @@ class _Builder:
         include_today = bool(data.get("include_today", False))
         self.report_where = self.where(data.get("where"), ("where",))
         queries: list[Query] = []
+        owners: list[int] = []  # the index in `queries:` each query was written at
         seen: dict[str, tuple[int, str]] = {}  # query id -> (index in queries, event)
         most = _schema()["properties"]["queries"]["maxItems"]
         for index, raw in enumerate(data["queries"]):
@@ -391,6 +396,10 @@ class _Builder:
                     self.problem(("queries", index, "id"), self.duplicate(query, index, seen))
                 seen.setdefault(query.id, (index, query.event))
                 queries.append(query)
+                owners.append(index)
+        queries = self.query_checks(data["queries"], queries, owners)
+        checks = tuple(self.checks(data.get("checks", []), ("checks",), queries, None))
+        self.unique_check_ids(checks + tuple(c for q in queries for c in q.checks))
         return Report(
             id=report_id,
             title=data["title"],
@@ -406,6 +415,7 @@ class _Builder:
             output=self.output(data.get("output", {})),
             deliver=self.deliver(data.get("deliver", {})),
             path=self.path,
+            checks=checks,
         )
 
     def check_trend_size(self, query: Query, raw: Any, index: int, week_start: Any) -> None:
@@ -436,6 +446,49 @@ class _Builder:
             + f", more than {MAX_TREND_POINTS:,}: choose a shorter window or a coarser"
             " granularity",
         )
+
+    def query_checks(
+        self, raws: list[dict[str, Any]], queries: list[Query], owners: list[int]
+    ) -> list[Query]:
+        """Attach each query's own checks (they may name any query, so they come last)."""
+        out: list[Query] = []
+        for query, index in zip(queries, owners, strict=True):
+            raw = raws[index].get("checks", [])
+            where: PathKey = ("queries", index, "checks")
+            out.append(replace(query, checks=tuple(self.checks(raw, where, queries, query))))
+        return out
+
+    def checks(
+        self, raws: list[dict[str, Any]], where: PathKey, queries: list[Query], own: Query | None
+    ) -> Iterator[Check]:
+        from reportkit.language.expressions import check_expression, check_message, strip_braces
+
+        known = {q.id: tuple(g.key for g in q.groups) for q in queries}
+        own_id = own.id if own else None
+        for index, raw in enumerate(raws):
+            at: PathKey = (*where, index)
+            for problem in check_expression(raw["expect"], known, own_query=own_id):
+                self.problem((*at, "expect"), problem)
+            if "message" in raw:
+                for problem in check_message(raw["message"], known, own_query=own_id):
+                    self.problem((*at, "message"), problem)
+            yield Check(
+                id=raw["id"],
+                expect=strip_braces(raw["expect"]),
+                message=raw.get("message", ""),
+                severity=raw.get("severity", "fail"),
+                title=raw.get("title", ""),
+                query=own_id,
+            )
+
+    def unique_check_ids(self, checks: tuple[Check, ...]) -> None:
+        seen: set[tuple[str | None, str]] = set()
+        for check in checks:
+            key = (check.query, check.id)
+            if key in seen:
+                where: PathKey = ("checks",)
+                self.problem(where, f"duplicate check id {check.id!r}")
+            seen.add(key)
 
     def locale(self, name: str, where: PathKey) -> str:
         from reportkit.language.locales import check_locale
@@ -565,24 +618,45 @@ class _Builder:
             template=template,
             paper=raw.get("paper", "A4"),
             orientation=raw.get("orientation", "portrait"),
+            highlights=bool(raw.get("highlights", True)),
             pdf_archive=bool(raw.get("pdf", {}).get("archive", False)),
         )
 
     def deliver(self, raw: dict[str, Any]) -> DeliverSpec:
         email = raw.get("email")
-        if email is None:
-            return DeliverSpec()
-        subject = email.get("subject")
-        if isinstance(subject, str):
-            breaks = [c for c in subject if c in _HEADER_BREAKS]
-            if breaks:
-                self.problem(
-                    ("deliver", "email", "subject"),
-                    f"holds U+{ord(breaks[0]):04X}, a line break or control character that no"
-                    " mail header may hold: a subject is one line",
-                )
+        if email is not None:
+            subject = email.get("subject")
+            if isinstance(subject, str):
+                breaks = [c for c in subject if c in _HEADER_BREAKS]
+                if breaks:
+                    self.problem(
+                        ("deliver", "email", "subject"),
+                        f"holds U+{ord(breaks[0]):04X}, a line break or control character that"
+                        " no mail header may hold: a subject is one line",
+                    )
+        slack = raw.get("slack")
+        webhook = raw.get("webhook")
         return DeliverSpec(
-            email=EmailSpec(
+            slack=None
+            if slack is None
+            else SlackSpec(
+                webhook_url_env=slack.get("webhook_url_env"),
+                token_env=slack.get("token_env"),
+                channel=slack.get("channel"),
+                upload_pdf=bool(slack.get("upload_pdf", True)),
+                send_if=slack.get("send_if", "always"),
+            ),
+            webhook=None
+            if webhook is None
+            else WebhookSpec(
+                url=webhook.get("url"),
+                url_env=webhook.get("url_env"),
+                secret_env=webhook.get("secret_env"),
+                send_if=webhook.get("send_if", "always"),
+            ),
+            email=None
+            if email is None
+            else EmailSpec(
                 to=_as_tuple(email["to"]),
                 cc=_as_tuple(email.get("cc")),
                 bcc=_as_tuple(email.get("bcc")),
@@ -597,7 +671,7 @@ class _Builder:
                     if "locale" in email
                     else None
                 ),
-            )
+            ),
         )
 
 

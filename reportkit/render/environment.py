@@ -118,10 +118,11 @@ def _one_line(value: Any) -> Any:
 
 @lru_cache(maxsize=2)
 def text_environment(one_line: bool = False) -> jinja2.Environment:
-    """A sandboxed environment for one-off text templates written in report definitions
-    (email subjects and bodies): no files, no autoescape, the same formatting filters; printed
-    values are inert, and with `one_line` (subjects) cannot break the line. Render with
-    `sandbox.render_limited`, which bounds the work (see `reportkit.render.sandbox`)."""
+    """A sandboxed environment for one-off text templates and expressions written in report
+    definitions (email subjects and bodies, checks): no files, no autoescape, the same
+    formatting filters; printed values are inert, and with `one_line` (subjects) cannot break
+    the line. Render with `sandbox.render_limited`, which bounds the work (see
+    `reportkit.render.sandbox`); its operators are bounded however it is used."""
     from reportkit.render.sandbox import LimitedSandbox
 
     env = LimitedSandbox(

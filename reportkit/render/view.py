@@ -16,6 +16,7 @@ from reportkit.language.model import Filter
 from reportkit.language.windows import DateRange
 from reportkit.render import labels
 from reportkit.results import NOT_SET, GroupTable, QueryResult, ReportResult
+from reportkit.results.checks import failed, in_reading_order
 from reportkit.text import inert_text
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -295,6 +296,10 @@ def template_context(view: ReportView) -> dict[str, Any]:
         "generated": generated,
         "running_title": running,
         "footer_note": f"{running} · as of {result.as_of.isoformat()}",
+        # failed first; a report without checks (or highlights) shows no block for them
+        "checks": in_reading_order(result.checks),
+        "failed_checks": failed(result.checks),
+        "highlights": result.highlights,
         # BCP 47 for <html lang> and the PDF's /Lang; "en" for the default, as before
         "lang": "en" if result.locale == "en_US" else result.locale.replace("_", "-"),
     }

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from reportkit.errors import QueryFailed
 from reportkit.language.model import Filter, Query
@@ -66,6 +66,31 @@ class QueryResult:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The outcome of one of the definition's checks (see `reportkit.results.checks`)."""
+
+    id: str
+    severity: Literal["fail", "warn"]
+    passed: bool
+    message: str
+    query: str | None = None  # the query a query-level check belongs to
+
+
+@dataclass(frozen=True, slots=True)
+class Highlight:
+    """One of the largest moves against the compare window, as a sentence
+    (see `reportkit.results.highlights`)."""
+
+    text: str
+    query_id: str
+    count: int
+    previous: int
+    pct_change: float
+    group: str | None = None  # the group key, for a row's move
+    value: str | None = None  # the row's value
+
+
+@dataclass(frozen=True, slots=True)
 class ReportResult:
     report_id: str
     title: str
@@ -78,6 +103,8 @@ class ReportResult:
     compare: str | None
     queries: tuple[QueryResult, ...]
     reportkit_version: str = ""
+    checks: tuple[CheckResult, ...] = ()
+    highlights: tuple[Highlight, ...] = ()
     locale: str = "en_US"  # how the report writes numbers and dates (the definition's locale)
 
     @property

@@ -9,7 +9,15 @@ from typing import Any
 from reportkit.errors import RenderError
 from reportkit.language.model import FILTER_LISTS, OPERATORS, Filter, FilterValue
 from reportkit.language.windows import DateRange
-from reportkit.results import GroupTable, QueryResult, ReportResult, Row, TrendPoint
+from reportkit.results import (
+    CheckResult,
+    GroupTable,
+    Highlight,
+    QueryResult,
+    ReportResult,
+    Row,
+    TrendPoint,
+)
 
 RESULTS_FORMAT = 1
 
@@ -95,10 +103,41 @@ def _query(query: QueryResult) -> dict[str, Any]:
     return data
 
 
+def check_to_dict(check: CheckResult) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": check.id,
+        "severity": check.severity,
+        "passed": check.passed,
+        "message": check.message,
+    }
+    if check.query is not None:
+        data["query"] = check.query
+    return data
+
+
+def _highlight(item: Highlight) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "text": item.text,
+        "query": item.query_id,
+        "count": item.count,
+        "previous": item.previous,
+        "pct_change": item.pct_change,
+    }
+    if item.group is not None:
+        data["group"] = item.group
+        data["value"] = item.value
+    return data
+
+
 def results_to_dict(result: ReportResult) -> dict[str, Any]:
+    """results.json's data; `checks` and `highlights` only when the report has any."""
     data = _results_dict(result)
     if result.locale != "en_US":  # absent for the default: en_US files stay as they were
         data["report"]["locale"] = result.locale
+    if result.checks:
+        data["checks"] = [check_to_dict(c) for c in result.checks]
+    if result.highlights:
+        data["highlights"] = [_highlight(h) for h in result.highlights]
     return data
 
 
@@ -192,4 +231,37 @@ def results_from_dict(data: dict[str, Any]) -> ReportResult:
         queries=tuple(_query_from(qid, q) for qid, q in data["queries"].items()),
         reportkit_version=report.get("reportkit_version", ""),
         locale=str(report.get("locale") or "en_US"),
+        checks=tuple(_check_from(c) for c in data.get("checks") or ()),
+        highlights=tuple(_highlight_from(h) for h in data.get("highlights") or ()),
+    )
+
+
+def _check_from(data: dict[str, Any]) -> CheckResult:
+    severity = data.get("severity", "fail")
+    if severity not in ("fail", "warn"):
+        raise ValueError(f"check severity {severity!r} is not fail or warn")
+    passed = data["passed"]
+    if not isinstance(passed, bool):
+        raise ValueError(f"check {data.get('id')!r}: passed is not true or false")
+    query = data.get("query")
+    return CheckResult(
+        id=str(data["id"]),
+        severity=severity,
+        passed=passed,
+        message=str(data.get("message", "")),
+        query=None if query is None else str(query),
+    )
+
+
+def _highlight_from(data: dict[str, Any]) -> Highlight:
+    group = data.get("group")
+    value = data.get("value")
+    return Highlight(
+        text=str(data["text"]),
+        query_id=str(data["query"]),
+        count=int(data["count"]),
+        previous=int(data["previous"]),
+        pct_change=float(data["pct_change"]),
+        group=None if group is None else str(group),
+        value=None if value is None else str(value),
     )
