@@ -2,6 +2,7 @@
 Python user makes. The CLI only parses arguments, prints and maps errors to exit codes.
 
     validate  -> validate_paths        plan     -> plan_path
+    catalog   -> source_catalog
     run       -> run_paths (+ deliver_outcomes with --deliver)
     send      -> send_folders          render   -> rerender_folder
     emulate   -> serving_emulator      demo     -> reportkit.sources.demo.build_demo
@@ -15,13 +16,13 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from reportkit.errors import InvalidInput, ReportkitError
+from reportkit.errors import InvalidInput, ReportkitError, SpecError
 from reportkit.language.model import Report
 from reportkit.language.spec import load_reports
 from reportkit.runner import ReportOutcome, default_as_of, finish_reports, plan_reports
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from reportkit.plan import Plan
     from reportkit.publish.folders import Manifest
     from reportkit.sources.emulator import Emulator
+    from reportkit.store.catalog import NameCatalog
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,10 +262,65 @@ def send_folders(
 # ---------------------------------------------------------------- the other commands
 
 
-def validate_paths(paths: Sequence[Path]) -> list[Report]:
+def validate_paths(
+    paths: Sequence[Path],
+    *,
+    source: str | None = None,
+    state_dir: Path = Path(".reportkit"),
+    env: Mapping[str, str] | None = None,
+) -> list[Report]:
     """`reportkit validate`: every definition under `paths`, loaded and checked (SpecError lists
-    every problem, located)."""
-    return load_reports(list(paths))
+    every problem, located). With `source`, every event and property name is also looked up in
+    that source's catalog, and a near miss gets a did-you-mean."""
+    reports = load_reports(list(paths))
+    if source is None:
+        return reports
+    from reportkit.language.spec import name_references
+    from reportkit.store.catalog import check_names
+
+    catalog = source_catalog(source, state_dir=state_dir, window=None, env=env)
+    problems = [
+        line
+        for report in reports
+        if report.path is not None
+        for line in check_names(name_references(report.path), catalog)
+    ]
+    if problems:
+        raise SpecError(problems)
+    return reports
+
+
+def source_catalog(
+    source: str,
+    *,
+    state_dir: Path = Path(".reportkit"),
+    window: tuple[date, date] | None = None,
+    env: Mapping[str, str] | None = None,
+    today: date | None = None,
+) -> NameCatalog:
+    """`reportkit catalog`: the events and properties `source` holds, counted over `window`
+    (None: all its days). For clevertap: what earlier answers in the answer cache show (of the
+    account in CLEVERTAP_ACCOUNT_ID when it is set)."""
+    from reportkit.store.catalog import cache_catalog, store_catalog
+
+    choice = parse_source(source)
+    if choice.kind == "clevertap":
+        account = (os.environ if env is None else env).get("CLEVERTAP_ACCOUNT_ID", "").strip()
+        return cache_catalog(
+            state_dir / "cache", f"clevertap:{account}@" if account else "clevertap:"
+        )
+    if choice.kind == "demo":
+        from reportkit.sources.demo import ensure_demo
+
+        path = state_dir / "demo.duckdb"
+        ensure_demo(path, today or datetime.now(UTC).date())
+        return store_catalog(path, "demo", window)
+    assert choice.path is not None
+    if not choice.path.is_file():
+        raise InvalidInput(
+            f"{choice.path}: no such DuckDB store (build one with reportkit demo or import)"
+        )
+    return store_catalog(choice.path, f"local:{choice.path}", window)
 
 
 def plan_path(path: Path, as_of: date | None = None) -> tuple[Report, date, Plan]:

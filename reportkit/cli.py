@@ -140,19 +140,29 @@ PATHS = click.argument(
 
 @cli.command()
 @PATHS
-def validate(paths: tuple[Path, ...]) -> None:
+@click.option(
+    "--source",
+    "source_text",
+    default=None,
+    help="Also check every event and property name against this source's catalog: demo,"
+    " local:PATH or clevertap (what the answer cache shows).",
+)
+@STATE_DIR
+def validate(paths: tuple[Path, ...], source_text: str | None, state_dir: Path) -> None:
     """Check report definitions (files or folders) against the schema.
 
     Prints one line FILE:LINE:COLUMN: path: message for every problem and exits 2 when there is
-    any; exits 0 when every definition is valid.
+    any; exits 0 when every definition is valid. With --source, a name the source does not hold
+    is a problem too, with the name it most likely meant.
 
     \b
     Example:
       reportkit validate reports/
+      reportkit validate reports/ --source local:events.duckdb
     """
     from reportkit.app import validate_paths
 
-    reports = validate_paths(list(paths))
+    reports = validate_paths(list(paths), source=source_text, state_dir=state_dir)
     noun = "definition is" if len(reports) == 1 else "definitions are"
     click.echo(f"ok: {len(reports)} report {noun} valid")
 
@@ -205,6 +215,76 @@ def plan(path: Path, as_of: datetime | None, as_json: bool) -> None:
             + (f" groups: {groups}" if groups else "")
         )
         click.echo(f"       serves {', '.join(serves)}")
+
+
+@cli.command("catalog")
+@click.option(
+    "--source",
+    "source_text",
+    default="demo",
+    show_default=True,
+    help="demo, local:PATH (a DuckDB store) or clevertap (what earlier answers in the cache show).",
+)
+@click.option(
+    "--window",
+    default="last_30_days",
+    show_default=True,
+    help="Count over this window (any relative window a report may name), or `all`.",
+)
+@AS_OF
+@STATE_DIR
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
+def catalog_command(
+    source_text: str, window: str, as_of: datetime | None, state_dir: Path, as_json: bool
+) -> None:
+    """List the events a source holds and their properties (event, session, profile), with the
+    value type and how many events (or profiles) have a value.
+
+    \b
+    Example:
+      reportkit catalog --source local:events.duckdb --window last_7_days
+      reportkit catalog --source clevertap --json
+    """
+    from reportkit.app import source_catalog
+    from reportkit.language.model import WindowSpec
+    from reportkit.language.windows import is_window_token, resolve_window
+
+    span = None
+    if window != "all":
+        if not is_window_token(window):
+            raise click.BadParameter(
+                f"{window!r}: write a relative window such as last_30_days, or all",
+                param_hint="--window",
+            )
+        day = as_of.date() if as_of else datetime.now().date()
+        resolved = resolve_window(WindowSpec(token=window), day)
+        span = (resolved.start, resolved.end)
+    found = source_catalog(source_text, state_dir=state_dir, window=span)
+    if as_json:
+        click.echo(json.dumps(found.to_dict(), indent=2, ensure_ascii=False))
+        return
+    over = f"{span[0].isoformat()} .. {span[1].isoformat()}" if span else "all days"
+    if not found.complete:
+        over = "names seen in earlier answers, not counted; a name missing here may still exist"
+    click.echo(f"{found.source}: {over}")
+
+    def count(value: int | None) -> str:
+        return "" if value is None else f"{value:,}"
+
+    rows: list[tuple[str, str, str, str]] = []
+    for event in found.events:
+        rows.append((event.name, "event", "", count(event.count)))
+        rows += [(f"  {p.name}", p.scope, p.type, count(p.count)) for p in event.properties]
+    if found.profile:
+        rows.append(("(profiles)", "", "", ""))
+        rows += [(f"  {p.name}", p.scope, p.type, count(p.count)) for p in found.profile]
+    if not rows:
+        click.echo("  (no events)")
+        return
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for name, scope, typ, number in rows:
+        line = f"{name:<{widths[0]}}  {scope:<{widths[1]}}  {typ:<{widths[2]}}  {number:>10}"
+        click.echo(inert_text(line.rstrip()))
 
 
 def _parse_shard(text: str | None) -> tuple[int, int] | None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from reportkit.errors import ReportkitError
 from reportkit.language.model import Report
 from reportkit.language.windows import local_date
-from reportkit.plan import Plan, plan_requests
+from reportkit.plan import Plan, Request, plan_requests
 from reportkit.results import ReportResult, build_report_result
 from reportkit.sources.base import Source
 from reportkit.sources.execute import AnswerCache, Answers, Progress, execute, unique_requests
@@ -68,10 +68,31 @@ def _failures(plan: Plan, answers: Answers) -> tuple[QueryFailure, ...]:
             continue
         body = json.dumps(request.body, separators=(",", ":"), ensure_ascii=False)
         for serves in request.serves:
+            said = message
+            if "Invalid group" in message:
+                said += _groups_asked(request, serves.query_id)
             out.setdefault(
-                serves.query_id, QueryFailure(serves.query_id, request.endpoint, body, message)
+                serves.query_id, QueryFailure(serves.query_id, request.endpoint, body, said)
             )
     return tuple(out.values())
+
+
+def _groups_asked(request: Request, query_id: str) -> str:
+    """For an "Invalid group" answer (the API does not say which): the groups this query asked,
+    so that the user sees which names to check."""
+    groups = request.body.get("groups") or {}
+    asked = []
+    for serves in request.serves:
+        group = groups.get(serves.request_key or "")
+        if serves.query_id == query_id and isinstance(group, dict):
+            asked.append(f"{serves.group} ({group.get('property_type')} {group.get('name')!r})")
+    if not asked:
+        return ""
+    return (
+        f"; one of the groups of query {query_id!r} is unknown to the source: "
+        + ", ".join(dict.fromkeys(asked))
+        + " (`reportkit validate --source ...` names it)"
+    )
 
 
 def plan_reports(

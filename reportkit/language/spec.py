@@ -13,6 +13,7 @@ import difflib
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -511,3 +512,44 @@ def load_reports(paths: Sequence[Path]) -> list[Report]:
     if problems:
         raise SpecError(problems)
     return reports
+
+
+# --------------------------------------------------------------------------- names used
+
+
+@dataclass(frozen=True, slots=True)
+class NameReference:
+    """An event or property name a definition uses, and where: `located` is the
+    `FILE:LINE:COLUMN: path` prefix of a problem about it. `scope` is None for an event."""
+
+    located: str
+    name: str
+    scope: str | None = None
+
+
+def name_references(path: Path) -> list[NameReference]:
+    """Every event name and property name (groups, sum_event_prop) that a valid definition uses,
+    located, in file order."""
+    text = _decode(path.read_bytes()[: MAX_BYTES + 1], path)
+    doc = read_yaml(text)
+
+    def at(where: PathKey) -> str:
+        line, column = _order(doc, where)
+        return f"{path}:{line}:{column}: {display_path(where)}"
+
+    found: list[NameReference] = []
+    for index, raw in enumerate(doc.data.get("queries", [])):
+        event = raw.get("event")
+        if isinstance(event, list):
+            found += [
+                NameReference(at(("queries", index, "event", i)), e) for i, e in enumerate(event)
+            ]
+        elif isinstance(event, str):
+            found.append(NameReference(at(("queries", index, "event")), event))
+        for key, group in (raw.get("groups") or {}).items():
+            located = at(("queries", index, "groups", key, "name"))
+            found.append(NameReference(located, group["name"], group["property_type"]))
+        if isinstance(raw.get("sum_event_prop"), str):
+            located = at(("queries", index, "sum_event_prop"))
+            found.append(NameReference(located, raw["sum_event_prop"], "event_properties"))
+    return found
