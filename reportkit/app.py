@@ -45,7 +45,9 @@ class RunOptions:
     formats: tuple[str, ...] | None = None
     out: Path = Path("out")
     state_dir: Path = Path(".reportkit")
-    use_cache: bool = True
+    use_cache: bool = (
+        True  # False (`--no-cache`): ask again, and refresh the cache with the answers
+    )
     shard: tuple[int, int] | None = None  # (I, N), 1-based
     clevertap: CleverTapOptions = field(default_factory=CleverTapOptions)
 
@@ -104,15 +106,14 @@ def _run_paths(
         latest_day=max(days),
         clevertap=options.clevertap,
     )
-    cache = None
-    if options.use_cache:
-        from reportkit.sources.cache import ResultCache
+    from reportkit.sources.cache import ResultCache
 
-        cache = ResultCache(
-            options.state_dir / "cache",
-            namespace=source.name,
-            today=min(default_as_of(r, moment) for r in reports),
-        )
+    cache = ResultCache(
+        options.state_dir / "cache",
+        namespace=source.name,
+        today=min(default_as_of(r, moment) for r in reports),
+        refresh=not options.use_cache,
+    )
     planned = plan_reports(reports, as_of=options.as_of, now=moment)
     try:
 

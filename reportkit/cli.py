@@ -332,7 +332,11 @@ def _parse_formats(text: str | None) -> tuple[str, ...] | None:
     help="Reports go to OUT/<report id>/<window end>/.",
 )
 @STATE_DIR
-@click.option("--no-cache", is_flag=True, help="Ask the source again even for cached answers.")
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Ask the source again even for cached answers, and refresh the cache with the new ones.",
+)
 @click.option(
     "--shard",
     "shard_text",
@@ -468,6 +472,7 @@ def run(
             manifests.append(outcome.manifest.to_dict())
             if not as_json:
                 click.echo(f"ok      {outcome.report.id}  {outcome.out_dir}")
+                _tell_carried_over(outcome.manifest)
             continue
         failed = True
         click.echo(f"FAILED  {outcome.report.id}", err=True)
@@ -482,6 +487,14 @@ def run(
         failed = _report_deliveries(sent, quiet=as_json) or failed
     if failed:
         sys.exit(1)
+
+
+def _tell_carried_over(manifest: Any) -> None:
+    """What a rerun with fewer formats did with the files of the earlier report."""
+    if manifest.kept:
+        click.echo(f"        kept from the earlier run (same numbers): {', '.join(manifest.kept)}")
+    if manifest.removed:
+        _warn(f"        removed (built from other numbers): {', '.join(manifest.removed)}")
 
 
 def _tell_traffic(source: object, started: float) -> None:
@@ -691,6 +704,7 @@ def render_command(
         click.echo(manifest.to_json(), nl=False)
     else:
         click.echo(f"rendered {folder} ({', '.join(manifest.formats)})")
+        _tell_carried_over(manifest)
 
 
 @cli.command()

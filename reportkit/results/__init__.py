@@ -24,6 +24,9 @@ class Row:
     value: str  # as answered: "Gold", "0-100", "1700000000-1700086400", "-1"
     count: int
     previous: int | None = None  # the count in the compare window, None when unknown
+    # True when the previous count is unknown because the value was outside the previous
+    # window's top N (the answer lists only those): never to be shown as a blank or a zero.
+    previous_outside_top_n: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,17 +189,32 @@ def _top_groups(query: Query, answers: _Answers) -> tuple[GroupTable, ...]:
         previous = answers.body(query.id, "previous", "top", group.key)
         if previous:
             _, serves, body = previous
-            before = {
-                (r.type, r.value): r.count
-                for r in _top_rows(body, serves.request_key or group.key, query.id)
-            }
-            ranked = tuple(
-                Row(r.type, r.value, r.count, before.get((r.type, r.value))) for r in ranked
-            )
+            earlier = _top_rows(body, serves.request_key or group.key, query.id)
+            ranked = _with_previous(ranked, earlier, group.top_n)
         tables.append(
             GroupTable(group.key, group.name, group.property_type, group.top_n, group.order, ranked)
         )
     return tuple(tables)
+
+
+def _with_previous(rows: Sequence[Row], earlier: Sequence[Row], top_n: int) -> tuple[Row, ...]:
+    """Each row with its count in the previous window. The previous answer lists only that
+    window's top N per type: a value missing from a list shorter than N had no events then (0);
+    a value missing from a full list was outside the previous top N, and its count is unknown."""
+    before = {(r.type, r.value): r.count for r in earlier}
+    listed: dict[str, int] = {}
+    for r in earlier:
+        listed[r.type] = listed.get(r.type, 0) + 1
+    out = []
+    for row in rows:
+        count = before.get((row.type, row.value))
+        if count is not None:
+            out.append(replace(row, previous=count))
+        elif listed.get(row.type, 0) < top_n:
+            out.append(replace(row, previous=0))
+        else:
+            out.append(replace(row, previous=None, previous_outside_top_n=True))
+    return tuple(out)
 
 
 def _scalar(answers: _Answers, query_id: str, role: str, measure: str) -> int | None:
