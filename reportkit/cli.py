@@ -294,6 +294,8 @@ def _parse_shard(text: str | None) -> tuple[int, int] | None:
         index, total = (int(part) for part in text.split("/"))
     except ValueError:
         raise click.BadParameter("write I/N, e.g. 1/4", param_hint="--shard") from None
+    if total < 1:
+        raise click.BadParameter(f"{text}: N must be at least 1", param_hint="--shard")
     if not 1 <= index <= total:
         raise click.BadParameter(f"{text}: I must be between 1 and N", param_hint="--shard")
     return index, total

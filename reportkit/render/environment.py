@@ -80,7 +80,7 @@ def template_dirs(user_dir: Path | None) -> tuple[Path, ...]:
         return (ours,)
     user = Path(user_dir).expanduser().resolve()
     if not user.is_dir():
-        raise RenderError(f"template folder {user_dir} does not exist")
+        raise RenderError(f"template folder {user_dir} does not exist (looked for {user})")
     return (user, ours) if user != ours else (ours,)
 
 
