@@ -27,7 +27,7 @@ from reportkit.language.model import Report
 from reportkit.language.spec import load_reports
 from reportkit.runner import ReportOutcome, default_as_of, finish_reports, plan_reports
 from reportkit.sources.base import Source
-from reportkit.sources.execute import Progress
+from reportkit.sources.execute import ProgressEvent, ReportStep
 from reportkit.sources.factory import CleverTapOptions, open_source, parse_source
 
 if TYPE_CHECKING:
@@ -68,17 +68,43 @@ def run_paths(
     options: RunOptions,
     *,
     progress: bool = False,
-    on_progress: Callable[[Progress], None] | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
     now: datetime | None = None,
     on_finished: Callable[[Source], None] | None = None,
 ) -> list[ReportOutcome]:
     """Validate, plan, execute and publish every report under `paths`.
 
+    `on_progress` sees every request's steps (`Progress`: sent, polled, done ...) and every
+    report's rendering (`ReportStep`); `progress` draws them on the terminal instead.
     `on_finished` sees the source once every report is done, before it is closed (the CLI reads
     a CleverTap source's request counts there). An interrupt (Ctrl-C, SIGTERM raised as an
     exception) leaves no staging folder behind under `options.out`."""
+    outcomes, _ = run_and_deliver(
+        paths,
+        options,
+        None,
+        progress=progress,
+        on_progress=on_progress,
+        now=now,
+        on_finished=on_finished,
+    )
+    return outcomes
+
+
+def run_and_deliver(
+    paths: Sequence[Path],
+    options: RunOptions,
+    deliver: DeliverOptions | None,
+    *,
+    progress: bool = False,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    now: datetime | None = None,
+    on_finished: Callable[[Source], None] | None = None,
+) -> tuple[list[ReportOutcome], list[DeliveryOutcome]]:
+    """`run_paths`, then (with `deliver`) `deliver_outcomes` for the reports, within the same
+    progress display: `reportkit run --deliver`."""
     try:
-        return _run_paths(paths, options, progress, on_progress, now, on_finished)
+        return _run_paths(paths, options, deliver, progress, on_progress, now, on_finished)
     except KeyboardInterrupt:
         from reportkit.publish.staging import sweep
 
@@ -89,16 +115,17 @@ def run_paths(
 def _run_paths(
     paths: Sequence[Path],
     options: RunOptions,
+    deliver: DeliverOptions | None,
     progress: bool,
-    on_progress: Callable[[Progress], None] | None,
+    on_progress: Callable[[ProgressEvent], None] | None,
     now: datetime | None,
     on_finished: Callable[[Source], None] | None,
-) -> list[ReportOutcome]:
+) -> tuple[list[ReportOutcome], list[DeliveryOutcome]]:
     moment = now or datetime.now(UTC)
     choice = parse_source(options.source)
     reports = select_shard(load_reports(list(paths)), options.shard)
     if not reports:
-        return []
+        return [], []
     days = [options.as_of or default_as_of(r, moment) for r in reports]
     source = open_source(
         choice,
@@ -117,8 +144,10 @@ def _run_paths(
     planned = plan_reports(reports, as_of=options.as_of, now=moment)
     try:
 
-        def finish(callback: Callable[[Progress], None] | None) -> list[ReportOutcome]:
-            return finish_reports(
+        def finish(
+            callback: Callable[[ProgressEvent], None] | None,
+        ) -> tuple[list[ReportOutcome], list[DeliveryOutcome]]:
+            outcomes = finish_reports(
                 planned,
                 source,
                 out=options.out,
@@ -128,18 +157,29 @@ def _run_paths(
                 on_progress=callback,
                 now=moment,
             )
+            if deliver is None:
+                return outcomes, []
+            sent = deliver_outcomes(
+                outcomes,
+                deliver,
+                state_dir=options.state_dir,
+                out=options.out,
+                on_progress=callback,
+            )
+            return outcomes, sent
 
         if progress:
             from reportkit.progress import QueryProgress
 
             plans = [o.plan for o in planned if o.plan is not None]
-            with QueryProgress(plans, stream=sys.stderr) as view:
-                outcomes = finish(view)
+            delivering = [r.id for r in reports if deliver and r.deliver.email is not None]
+            with QueryProgress(plans, stream=sys.stderr, delivering=delivering) as view:
+                done = finish(view)
         else:
-            outcomes = finish(on_progress)
+            done = finish(on_progress)
         if on_finished is not None:
             on_finished(source)
-        return outcomes
+        return done
     finally:
         source.close()
 
@@ -176,16 +216,20 @@ def deliver_outcomes(
     *,
     state_dir: Path,
     out: Path,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
 ) -> list[DeliveryOutcome]:
-    """Email every successful report that has deliver.email; a failure notice for failed ones."""
+    """Email every successful report that has deliver.email; a failure notice for failed ones.
+    `on_progress` sees each report's delivery as a `ReportStep`."""
     from reportkit.deliver.email import deliver_folder, send_failure_notice
 
+    tell = on_progress or (lambda _: None)
     config = smtp_config(options)
     done: list[DeliveryOutcome] = []
     for outcome in outcomes:
         email = outcome.report.deliver.email
         if email is None:
             continue
+        tell(ReportStep(outcome.report.id, "deliver", "running"))
         try:
             if outcome.ok and outcome.out_dir is not None:
                 delivery = deliver_folder(
@@ -211,10 +255,13 @@ def deliver_outcomes(
                     sender=options.sender,
                 )
             else:
+                tell(ReportStep(outcome.report.id, "deliver", "skipped", "the report failed"))
                 continue
         except ReportkitError as exc:
+            tell(ReportStep(outcome.report.id, "deliver", "failed", str(exc)))
             done.append(DeliveryOutcome(outcome.report.id, error=str(exc)))
             continue
+        tell(ReportStep(outcome.report.id, "deliver", "done", delivery.action))
         done.append(DeliveryOutcome(outcome.report.id, delivery))
     return done
 

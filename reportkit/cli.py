@@ -434,7 +434,7 @@ def run(
       reportkit run reports/ --as-of 2026-11-30 --out out
       reportkit run reports/weekly-ecommerce.yaml --source local:events.duckdb --format pdf
     """
-    from reportkit.app import DeliverOptions, RunOptions, deliver_outcomes, run_paths, smtp_config
+    from reportkit.app import DeliverOptions, RunOptions, run_and_deliver, smtp_config
     from reportkit.sources.factory import CleverTapOptions
 
     delivery = DeliverOptions(smtp_url=smtp_url, dry_run=dry_run)
@@ -461,9 +461,10 @@ def run(
     )
     show = not quiet and not as_json and sys.stderr.isatty()
     started = time.monotonic()
-    outcomes = run_paths(
+    outcomes, sent = run_and_deliver(
         list(paths),
         options,
+        delivery if deliver else None,
         progress=show,
         on_finished=None if quiet else lambda source: _tell_traffic(source, started),
     )
@@ -485,7 +486,6 @@ def run(
     if as_json:
         click.echo(json.dumps(manifests, indent=2, ensure_ascii=False))
     if deliver:
-        sent = deliver_outcomes(outcomes, delivery, state_dir=state_dir, out=out)
         failed = _report_deliveries(sent, quiet=as_json) or failed
     if failed:
         sys.exit(1)

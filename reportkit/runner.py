@@ -19,7 +19,14 @@ from reportkit.language.windows import local_date
 from reportkit.plan import Plan, Request, plan_requests
 from reportkit.results import ReportResult, build_report_result
 from reportkit.sources.base import Source
-from reportkit.sources.execute import AnswerCache, Answers, Progress, execute, unique_requests
+from reportkit.sources.execute import (
+    AnswerCache,
+    Answers,
+    ProgressEvent,
+    ReportStep,
+    execute,
+    unique_requests,
+)
 
 if TYPE_CHECKING:
     from reportkit.publish.folders import Manifest
@@ -131,7 +138,7 @@ def finish_reports(
     formats: Sequence[str] | None = None,
     cache: AnswerCache | None = None,
     demo: bool = False,
-    on_progress: Callable[[Progress], None] | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
     now: datetime | None = None,
     max_workers: int = 6,
 ) -> list[ReportOutcome]:
@@ -148,6 +155,7 @@ def finish_reports(
         on_progress=on_progress,
         max_workers=max_workers,
     )
+    tell = on_progress or (lambda _: None)
     finished: list[ReportOutcome] = []
     for outcome in planned:
         plan = outcome.plan
@@ -156,8 +164,10 @@ def finish_reports(
             continue
         failures = _failures(plan, answers)
         if failures:
+            tell(ReportStep(outcome.report.id, "render", "skipped", "a query failed"))
             finished.append(ReportOutcome(outcome.report, plan, failures=failures))
             continue
+        tell(ReportStep(outcome.report.id, "render", "running"))
         try:
             result = build_report_result(
                 plan,
@@ -173,6 +183,7 @@ def finish_reports(
             if cache:
                 for request in plan.requests:
                     cache.discard(request)
+            tell(ReportStep(outcome.report.id, "render", "failed", str(exc)))
             finished.append(ReportOutcome(outcome.report, plan, error=str(exc)))
             continue
         try:
@@ -184,8 +195,10 @@ def finish_reports(
                 cached=_cached_queries(plan, answers),
             )
         except ReportkitError as exc:
+            tell(ReportStep(outcome.report.id, "render", "failed", str(exc)))
             finished.append(ReportOutcome(outcome.report, plan, error=str(exc)))
             continue
+        tell(ReportStep(outcome.report.id, "render", "done"))
         finished.append(
             ReportOutcome(
                 outcome.report,
@@ -207,7 +220,7 @@ def run_reports(
     formats: Sequence[str] | None = None,
     cache: AnswerCache | None = None,
     demo: bool = False,
-    on_progress: Callable[[Progress], None] | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
     now: datetime | None = None,
 ) -> list[ReportOutcome]:
     """Run every report against `source` and publish each one that fully succeeded under `out`."""

@@ -17,7 +17,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,6 +212,8 @@ class CleverTapSource:
         self.limiter = limiter or shared_limiter(config.account_id, max_in_flight)
         self.http_timeout = http_timeout
         self.http_requests = 0  # HTTP requests sent, for progress and benchmarks
+        # told (request, polls so far) after each poll of a query, for a progress display
+        self.on_poll: Callable[[Request, int], None] | None = None
         self._posts = self._polls = self._retries = 0
         self._count_lock = threading.Lock()
         self._closed = threading.Event()  # set by close(): exchanges still running stop
@@ -248,10 +250,17 @@ class CleverTapSource:
                 rand=self._random.random,
                 auth_hint=self.config.auth_hint(),
             )
+            polls = 0
+
+            def count(step: Step) -> None:
+                nonlocal polls
+                self._count(step)
+                if isinstance(step, Send) and step.method != "POST" and self.on_poll:
+                    polls += 1
+                    self.on_poll(request, polls)
+
             try:
-                return drive(
-                    flow, lambda step: self._send(step, deadline), self._sleep, self._count
-                )
+                return drive(flow, lambda step: self._send(step, deadline), self._sleep, count)
             except ReportkitError as exc:
                 # every message passes here on its way out: scrub it once more, to be sure
                 exc.message = _scrub(exc.message, self.config.passcode)
