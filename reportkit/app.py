@@ -361,7 +361,8 @@ def source_catalog(
         from reportkit.sources.demo import ensure_demo
 
         path = state_dir / "demo.duckdb"
-        ensure_demo(path, today or datetime.now(UTC).date())
+        if not path.is_file():  # names do not change with the days a store covers
+            ensure_demo(path, today or datetime.now(UTC).date())
         return store_catalog(path, "demo", window)
     assert choice.path is not None
     if not choice.path.is_file():
