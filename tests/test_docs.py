@@ -1,4 +1,5 @@
-"""The schema is the single source of truth: docs and editors see every key with its help."""
+"""The schema is the single source of truth: docs and editors see every key with its help, and
+every YAML example a user might copy from the README or docs/ is a valid definition."""
 
 from __future__ import annotations
 
@@ -8,12 +9,25 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
+
 from reportkit.language.model import WindowSpec
+from reportkit.language.spec import parse_report
 from reportkit.language.windows import previous_window, resolve_window
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "schemas" / "report.schema.json").read_text())
 README = (ROOT / "README.md").read_text()
+DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+REFERENCE = (ROOT / "docs" / "definitions.md").read_text()
+REPORT_KEYS = set(SCHEMA["properties"])
+QUERY_KEYS = set(SCHEMA["$defs"]["query"]["properties"])
+BASE = {
+    "version": 1,
+    "title": "Example",
+    "queries": [{"id": "q", "event": "Charged", "kind": "count"}],
+}
 
 
 def _properties(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
@@ -40,22 +54,73 @@ def test_every_schema_property_has_a_title_and_description() -> None:
         assert node.get("description"), path
 
 
-def test_readme_documents_every_report_and_query_key() -> None:
-    report_keys = set(SCHEMA["properties"])
-    query_keys = set(SCHEMA["$defs"]["query"]["properties"])
-    documented = set(re.findall(r"^\| `([a-z_]+)`", README, flags=re.M))
+def test_the_reference_documents_every_report_and_query_key() -> None:
+    documented = set(re.findall(r"^\| `([a-z_]+)`", REFERENCE, flags=re.M))
     documented |= {
-        k for pair in re.findall(r"^\| `([a-z_]+)`, `([a-z_]+)`", README, flags=re.M) for k in pair
+        k
+        for pair in re.findall(r"^\| `([a-z_]+)`, `([a-z_]+)`", REFERENCE, flags=re.M)
+        for k in pair
     }
-    assert report_keys <= documented, report_keys - documented
-    assert query_keys <= documented, query_keys - documented
+    assert documented >= REPORT_KEYS, REPORT_KEYS - documented
+    assert documented >= QUERY_KEYS, QUERY_KEYS - documented
 
 
-def test_readme_window_table_matches_the_resolver() -> None:
+def test_the_readme_links_every_docs_page() -> None:
+    for page in (ROOT / "docs").glob("*.md"):
+        assert f"](docs/{page.name})" in README, page.name
+
+
+def _yaml_examples() -> list[tuple[str, str]]:
+    found = []
+    for path in DOC_FILES:
+        text = path.read_text("utf-8")
+        for match in re.finditer(r"^```yaml\n(.*?)^```", text, flags=re.M | re.S):
+            line = text.count("\n", 0, match.start()) + 2
+            found.append((f"{path.relative_to(ROOT)}:{line}", match.group(1)))
+    return found
+
+
+EXAMPLES = _yaml_examples()
+
+
+def _as_definition(block: str) -> str | None:
+    """The example as a whole definition: itself when it is one, a fragment of a report or of a
+    query set into a minimal one, None when it is not reportkit's (a pre-commit config)."""
+    data = yaml.safe_load(block)
+    if not isinstance(data, dict):
+        return None
+    if "version" in data:
+        return block
+    if set(data) <= REPORT_KEYS:
+        return yaml.safe_dump({**BASE, **data}, sort_keys=False)
+    if set(data) <= QUERY_KEYS:
+        query = {"id": "q", "event": "Charged", **data}
+        if "groups" not in query:
+            query.setdefault("kind", "count")
+        return yaml.safe_dump({**BASE, "queries": [query]})
+    return None
+
+
+def test_the_docs_have_examples_to_check() -> None:
+    definitions = [where for where, block in EXAMPLES if _as_definition(block) is not None]
+    assert len(definitions) >= 4, definitions
+
+
+@pytest.mark.parametrize(("where", "block"), EXAMPLES, ids=[w for w, _ in EXAMPLES])
+def test_every_yaml_example_in_the_docs_is_valid(where: str, block: str, tmp_path: Path) -> None:
+    text = _as_definition(block)
+    if text is None:
+        yaml.safe_load(block)  # not a definition, but still good YAML
+        return
+    report = parse_report(text, tmp_path / "example.yaml")  # raises SpecError, located
+    assert report.queries
+
+
+def test_the_window_table_matches_the_resolver() -> None:
     as_of = date(2026, 11, 18)
     rows = re.findall(
         r"^\| `([a-z0-9_]+)` \| (\S+) \.\. (\S+) \| (\S+) \.\. (\S+) \| (\S+) \.\. (\S+) \|$",
-        README,
+        REFERENCE,
         flags=re.M,
     )
     assert len(rows) >= 20

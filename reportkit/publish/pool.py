@@ -1,0 +1,141 @@
+"""Publishing many reports at once: each report rendered and published in a worker process.
+
+Rendering a PDF is WeasyPrint's layout work, pure Python and single-threaded, so a run of many
+reports spends most of its wall time there, one report after another, on one core. Worker
+processes put every core to work. They are forked from a forkserver that has already imported
+WeasyPrint and the chart renderer, so a worker starts in milliseconds and keeps its warm state
+(fonts, the chart engine, compiled templates) from one report to the next.
+
+Used only where it pays: several reports, at least one of them with a PDF. The number of workers
+is bounded by the cores and by the memory available (a worker rendering a large report holds a few
+hundred MB). An interrupt terminates the workers; what a worker was staging is cleared by the
+sweep that follows (`staging.sweep`), exactly as after a killed run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reportkit.errors import ReportkitError
+
+if TYPE_CHECKING:
+    from reportkit.language.model import OutputSpec
+    from reportkit.publish.folders import Manifest
+    from reportkit.results import ReportResult
+
+WORKER_MEMORY = 400 * 2**20  # bytes a worker may need for a large report, PDF included
+_PRELOAD = ["reportkit.publish.folders", "reportkit.render.pdf", "reportkit.render.charts"]
+
+
+@dataclass(frozen=True, slots=True)
+class PublishJob:
+    """One report to publish under `out`: what `publish_report` takes."""
+
+    out: Path
+    result: ReportResult
+    output: OutputSpec
+    formats: tuple[str, ...]
+    cached: tuple[str, ...] = field(default=())
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new work (Linux's MemAvailable), None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def worker_count(jobs: Sequence[PublishJob], *, cores: int | None = None) -> int:
+    """How many worker processes to use for `jobs`; 0 means publish in this process (fewer than
+    two PDFs to make, one core, or too little memory for two workers)."""
+    pdfs = sum("pdf" in job.formats for job in jobs)
+    if pdfs < 2:
+        return 0
+    cores = cores if cores is not None else len(os.sched_getaffinity(0))
+    memory = available_memory()
+    by_memory = memory // WORKER_MEMORY if memory is not None else cores
+    workers = min(cores, len(jobs), by_memory)
+    return workers if workers >= 2 else 0
+
+
+def _publish(job: PublishJob) -> Manifest:
+    from reportkit.publish.folders import publish_report
+
+    return publish_report(job.out, job.result, job.output, formats=job.formats, cached=job.cached)
+
+
+def _in_worker(job: PublishJob) -> tuple[str, Any]:
+    """Run in a worker: the manifest, or the error's text (error classes need not pickle)."""
+    try:
+        return "ok", _publish(job)
+    except ReportkitError as exc:
+        return "error", str(exc)
+
+
+def _quiet_interrupts() -> None:
+    # Ctrl-C reaches the whole process group; the parent alone decides, and terminates us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def publish_all(
+    jobs: Sequence[PublishJob],
+    *,
+    workers: int | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> list[Manifest | ReportkitError]:
+    """Publish every job; the result at index i is job i's manifest or the error that stopped it
+    (one report's failure never stops another's). `workers` None chooses by `worker_count`;
+    `on_done(i)` is called as each job finishes."""
+    count = worker_count(jobs) if workers is None else workers
+    results: list[Manifest | ReportkitError] = []
+    if count < 2 or len(jobs) < 2:
+        for index, job in enumerate(jobs):
+            try:
+                results.append(_publish(job))
+            except ReportkitError as exc:
+                results.append(exc)
+            if on_done is not None:
+                on_done(index)
+        return results
+
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)
+    # A worker that dies (killed, out of memory) breaks the executor and fails the jobs left,
+    # where multiprocessing.Pool would wait for its answer for ever.
+    executor = ProcessPoolExecutor(count, mp_context=context, initializer=_quiet_interrupts)
+    try:
+        futures = [executor.submit(_in_worker, job) for job in jobs]
+        for index, future in enumerate(futures):
+            try:
+                kind, value = future.result()
+            except Exception as exc:  # BrokenProcessPool and its like: this job never finished
+                kind, value = "error", f"the worker rendering it died ({type(exc).__name__})"
+            results.append(value if kind == "ok" else ReportkitError(value))
+            if on_done is not None:
+                on_done(index)
+    except BaseException:
+        _terminate(executor)  # no worker outlives an interrupted run
+        raise
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+    return results
+
+
+def _terminate(executor: Any) -> None:
+    # Python 3.14 has ProcessPoolExecutor.terminate_workers(); before it, the processes are
+    # only reachable through this attribute.
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        process.terminate()
