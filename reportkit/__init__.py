@@ -66,7 +66,7 @@ if TYPE_CHECKING:
         TransportError,
         WindowError,
     )
-    from reportkit.language.model import Group, Query, Report, WindowSpec
+    from reportkit.language.model import Filter, Group, Query, Report, WindowSpec
     from reportkit.language.spec import load_report, load_reports
     from reportkit.language.windows import DateRange, resolve_window
     from reportkit.plan import Plan, Request, plan_requests
@@ -99,7 +99,7 @@ _HOMES = {
         "TransportError",
         "WindowError",
     ),
-    "reportkit.language.model": ("Group", "Query", "Report", "WindowSpec"),
+    "reportkit.language.model": ("Filter", "Group", "Query", "Report", "WindowSpec"),
     "reportkit.language.spec": ("load_report", "load_reports"),
     "reportkit.language.windows": ("DateRange", "resolve_window"),
     "reportkit.plan": ("Plan", "Request", "plan_requests"),
@@ -129,6 +129,7 @@ __all__ = [
     "DeliverOptions",
     "DeliveryError",
     "DeliveryOutcome",
+    "Filter",
     "Group",
     "InvalidInput",
     "Plan",

@@ -23,6 +23,7 @@ import click
 
 from reportkit import __version__
 from reportkit.errors import ReportkitError, SpecError
+from reportkit.language.model import FILTER_LISTS
 from reportkit.text import inert_text
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -214,6 +215,9 @@ def plan(path: Path, as_of: datetime | None, as_json: bool) -> None:
             f"  POST {request.endpoint:<24} {body['event_name']!r} {body['from']}-{body['to']}"
             + (f" groups: {groups}" if groups else "")
         )
+        for key in FILTER_LISTS.values():
+            if key in body:  # exactly as the body carries them
+                click.echo(f"       {key}: {json.dumps(body[key], ensure_ascii=False)}")
         click.echo(f"       serves {', '.join(serves)}")
 
 
@@ -726,9 +730,36 @@ def render_command(
 @click.option(
     "--partial-polls",
     type=click.IntRange(0),
+    default=1,
+    show_default=True,
+    help="Answer `partial` this many times (the POST included) before `success`; 0 answers at"
+    " once (rare on the real service).",
+)
+@click.option(
+    "--in-progress",
+    type=click.Choice(["partial", "code2", "202", "text"]),
+    default="partial",
+    show_default=True,
+    help="How a poll says `not yet`: a partial body, a fail body with code 2, HTTP 202, or the"
+    " plain text `still in progress`.",
+)
+@click.option(
+    "--string-req-ids", is_flag=True, help="Hand out req_ids as strings (r123...), not integers."
+)
+@click.option(
+    "--fail-form",
+    type=click.Choice(["200", "400"]),
+    default="200",
+    show_default=True,
+    help="Ordinary failures as recorded (HTTP 200, error '[\"Invalid event : X\"]') or"
+    " as HTTP 400.",
+)
+@click.option(
+    "--overfill",
+    type=click.IntRange(0),
     default=0,
     show_default=True,
-    help="Answer `partial` this many times (the POST included) before `success`.",
+    help="Answer top.json with this many values more than top_n per type, as the service may.",
 )
 @click.option(
     "--latency",
@@ -749,9 +780,16 @@ def render_command(
     default="",
     metavar="SPEC",
     help="Inject faults, e.g. 500:0.1,429:0.05,reset:0.02,slow:0.05,garbage:0.02,fail200:0.02"
-    " (also expire).",
+    " (also expire: a poll's req_id is forgotten; 405: a POST is refused, to be asked by GET).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fault draws.")
+@click.option(
+    "--req-ttl",
+    type=click.FloatRange(0),
+    default=600.0,
+    show_default=True,
+    help="Seconds a req_id stays pollable; a later poll is told it is unknown or expired.",
+)
 @click.option(
     "--slow-seconds",
     type=click.FloatRange(0),
@@ -766,17 +804,23 @@ def emulate(
     account_id: str | None,
     passcode: str | None,
     partial_polls: int,
+    in_progress: str,
+    string_req_ids: bool,
+    fail_form: str,
+    overfill: int,
     latency: float,
     concurrency: int,
     faults: str,
     seed: int,
+    req_ttl: float,
     slow_seconds: float,
 ) -> None:
     """Serve the CleverTap query API from a local store, for offline development and tests.
 
     Serves POST /1/counts/top.json, events.json, profiles.json and trends.json as the real service
-    does: auth headers, `partial` answers polled by GET ?req_id=, the concurrency limit, and faults
-    injected with a seed. Logs one line per request; Ctrl-C stops it.
+    does: auth headers, `partial` answers polled by GET ?req_id=, failures as HTTP 200 fail bodies,
+    the concurrency limit, the trend limits (one year, 5 groups), and faults injected with a seed.
+    Logs one line per request; Ctrl-C stops it. The modes are described in docs/emulator.md.
 
     \b
     Example:
@@ -807,10 +851,15 @@ def emulate(
             account_id=account_id,
             passcode=passcode,
             partial_polls=partial_polls,
+            in_progress=in_progress,
+            string_req_ids=string_req_ids,
+            fail_form=fail_form,
+            overfill=overfill,
             latency=latency,
             concurrency=concurrency,
             faults=fault_rates,
             seed=seed,
+            req_ttl=req_ttl,
             slow_seconds=slow_seconds,
         ) as emulator:
             click.echo(f"emulating CleverTap at {emulator.url} from {db} (Ctrl-C stops)", err=True)

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from typing import Any, Literal
 
 from reportkit.errors import WindowError
-from reportkit.language.model import Report
+from reportkit.language.model import Report, wire_filters
 from reportkit.language.windows import DateRange, previous_window, resolve_window, shift_periods
 
 Endpoint = Literal[
@@ -208,8 +208,9 @@ def plan_requests(report: Report, as_of: date) -> Plan:
     """The API requests that answer every query of `report` on `as_of`, merged and deduplicated.
 
     A top query also asks events.json for the event's total (the share column); a count query asks
-    events.json, and profiles.json when `unique`; a trend asks trends.json with its granularity as
-    the group. With `compare`, every request is made again for the previous window.
+    events.json, or with `unique` profiles.json alone (its `tcount` is the total); a trend asks
+    trends.json with its granularity as the group. With `compare`, every request is made again
+    for the previous window.
     """
     windows = resolve_query_windows(report, as_of)
     builder = _Builder()
@@ -218,7 +219,14 @@ def plan_requests(report: Report, as_of: date) -> Plan:
         if window.previous is not None:
             ranges.append(("previous", window.previous))
         for role, dates in ranges:
-            base = {"event_name": query.event, "from": dates.api_from(), "to": dates.api_to()}
+            # filters are part of the body, so of the request's key: never merged away
+            filters = wire_filters(query.where)
+            base = {
+                "event_name": query.event,
+                "from": dates.api_from(),
+                "to": dates.api_to(),
+                **filters,
+            }
             if query.kind == "top":
                 groups = {
                     g.key: {
@@ -233,10 +241,12 @@ def plan_requests(report: Report, as_of: date) -> Plan:
                     "/1/counts/top.json", base, groups, Serves(query.id, role, "top")
                 )
                 builder.add("/1/counts/events.json", base, Serves(query.id, role, "total"))
+            elif query.kind == "count" and query.unique:
+                # profiles.json answers the event total too (`tcount`): one request, not two
+                builder.add("/1/counts/profiles.json", base, Serves(query.id, role, "total"))
+                builder.add("/1/counts/profiles.json", base, Serves(query.id, role, "unique"))
             elif query.kind == "count":
                 builder.add("/1/counts/events.json", base, Serves(query.id, role, "total"))
-                if query.unique:
-                    builder.add("/1/counts/profiles.json", base, Serves(query.id, role, "unique"))
             else:
                 _check_trend_size(report, query.id, query.granularity, dates)
                 for part in split_for_trends(dates):
@@ -245,6 +255,7 @@ def plan_requests(report: Report, as_of: date) -> Plan:
                         "from": part.api_from(),
                         "to": part.api_to(),
                         "unique": query.unique,
+                        **filters,
                     }
                     if query.sum_event_prop:
                         body["sum_event_prop"] = query.sum_event_prop

@@ -131,7 +131,7 @@ def test_long_values_and_keys_are_clipped() -> None:
     assert found[0] == (
         f"r.yaml:8:1: ['{'k' * 56}...]: unknown key '{'k' * 56}... (allowed: compare, deliver, "
         "description, id, include_today, output, queries, timezone, title, version, week_start, "
-        "window)"
+        "where, window)"
     )
     assert found[1] == (
         f"r.yaml:8:1: timezone: unknown timezone '{'Z' * 56}... "

@@ -59,3 +59,13 @@ def test_a_corrupt_entry_is_ignored_and_replaced(tmp_path: Path) -> None:
     cache.put(request(20261129), {"count": 2})
     assert cache.get(request(20261129)) == {"count": 2}
     assert not [p for p in tmp_path.rglob(".tmp-*")]
+
+
+def test_a_profiles_answer_cached_without_tcount_is_asked_again(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path, namespace="demo", today=date(2026, 12, 1))
+    body = {"event_name": "Charged", "from": 20261101, "to": 20261130}
+    unique = Request("/1/counts/profiles.json", body)
+    cache.put(unique, {"status": "success", "count": 7})  # as cached before tcount
+    assert cache.get(unique) is None
+    cache.put(unique, {"status": "success", "count": 7, "tcount": 9})
+    assert cache.get(unique) == {"status": "success", "count": 7, "tcount": 9}

@@ -39,7 +39,8 @@ def engine(demo_store: Path) -> Iterator[LocalEngine]:
 
 @pytest.fixture
 def emulator(engine: LocalEngine) -> Iterator[Emulator]:
-    emu = start_emulator(engine, account_id="ACC", passcode="pass-123")
+    # answering at once (partial_polls=0), the rare case, so one request shows one answer
+    emu = start_emulator(engine, account_id="ACC", passcode="pass-123", partial_polls=0)
     yield emu
     emu.stop()
 
@@ -71,10 +72,28 @@ def test_bad_credentials_get_the_real_401(emulator: Emulator, headers: dict[str,
     assert response.json() == {"status": "fail", "error": "Account ID is not valid", "code": 401}
 
 
-def test_engine_failures_pass_through(emulator: Emulator) -> None:
+def test_by_default_a_query_is_partial_once_then_answered(engine: LocalEngine) -> None:
+    with start_emulator(engine) as emu:
+        first = post(emu)
+        assert first.status_code == 200
+        assert first.json()["status"] == "partial"
+        polled = requests.get(
+            emu.url + TOP, params={"req_id": first.json()["req_id"]}, headers=HEADERS, timeout=5
+        )
+        assert polled.json() == engine.answer(TOP, BODY)[1]
+
+
+def test_engine_failures_answer_the_recorded_200_form(emulator: Emulator) -> None:
     response = post(emulator, {**BODY, "event_name": "Nope"})
+    assert response.status_code == 200
+    assert response.json() == {"status": "fail", "error": '["Invalid event : Nope"]', "code": 400}
+
+
+def test_engine_failures_as_http_400_on_request(engine: LocalEngine) -> None:
+    with start_emulator(engine, fail_form="400") as emu:
+        response = post(emu, {**BODY, "event_name": "Nope"})
     assert response.status_code == 400
-    assert "Invalid event : Nope" in response.json()["error"]
+    assert response.json() == {"status": "fail", "error": "Invalid event : Nope", "code": 400}
 
 
 def test_get_without_req_id_is_405_and_unknown_paths_404(emulator: Emulator) -> None:

@@ -99,14 +99,19 @@ def test_identical_requests_are_sent_once_and_compare_doubles_them() -> None:
     )
     plan = plan_requests(r, AS_OF)  # type: ignore[arg-type]
     keys = [(q.endpoint, q.body["from"]) for q in plan.requests]
+    # a unique count asks profiles.json alone: its tcount is the event total
     assert keys == [
-        ("/1/counts/events.json", 20261123),
         ("/1/counts/profiles.json", 20261123),
-        ("/1/counts/events.json", 20251123),
         ("/1/counts/profiles.json", 20251123),
+        ("/1/counts/events.json", 20261123),
+        ("/1/counts/events.json", 20251123),
     ]
-    assert {s.query_id for s in plan.requests[0].serves} == {"orders", "orders_again"}
-    assert {s.role for s in plan.requests[2].serves} == {"previous"}
+    assert {(s.query_id, s.measure) for s in plan.requests[0].serves} == {
+        ("orders", "total"),
+        ("orders", "unique"),
+    }
+    assert {s.query_id for s in plan.requests[2].serves} == {"orders_again"}
+    assert {s.role for s in plan.requests[1].serves} == {"previous"}
     assert len({q.key for q in plan.requests}) == len(plan.requests)
 
 

@@ -229,7 +229,7 @@ def test_poll_errors_are_retried_on_the_poll() -> None:
     assert sends(steps) == ["POST", "GET 9", "GET 9"]
 
 
-@pytest.mark.parametrize("status", [400, 404, 405, 413])
+@pytest.mark.parametrize("status", [400, 404, 413])
 def test_other_4xx_are_not_retried(status: int) -> None:
     result, steps = play([(status, {"status": "fail", "error": "Bad request", "code": status})])
     assert isinstance(result, QueryFailed)
@@ -317,3 +317,48 @@ def test_policy_rejects_nonsense() -> None:
         Policy(max_attempts=0)
     with pytest.raises(ValueError):
         Policy(jitter=2.0)
+
+
+# -- the service's other ways of saying things (issue 12) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (200, "still in progress"),  # a plain-text body
+        (200, {"status": "fail", "error": '["Query still in progress"]', "code": 400}),
+        (200, {"status": "fail", "error": "In progress"}),
+    ],
+)
+def test_a_poll_answered_still_in_progress_is_polled_again(answer: tuple[int, Any]) -> None:
+    result, steps = play([(200, {"status": "partial", "req_id": "r77"}), answer, (200, SUCCESS)])
+    assert result == SUCCESS
+    assert sends(steps) == ["POST", "GET r77", "GET r77"]
+    assert all(isinstance(s, Send) or s.seconds == FAST.poll_interval for s in steps)
+
+
+def test_a_405_is_asked_again_once_by_get_with_the_body() -> None:
+    refused = (405, {"status": "fail", "error": "Method Not Allowed", "code": 405})
+    result, steps = play([refused, (200, {"status": "partial", "req_id": 4}), (200, SUCCESS)])
+    assert result == SUCCESS
+    asked = [s for s in steps if isinstance(s, Send)]
+    assert [(s.method, s.body, s.params) for s in asked] == [
+        ("POST", BODY, None),
+        ("GET", BODY, None),
+        ("GET", None, {"req_id": "4"}),
+    ]
+
+
+def test_a_second_405_fails_naming_the_method() -> None:
+    refused = (405, {"status": "fail", "error": "Method Not Allowed", "code": 405})
+    result, steps = play([refused, refused])
+    assert isinstance(result, QueryFailed)
+    assert str(result).startswith("CleverTap answered fail for GET /1/counts/top.json")
+    assert "Method Not Allowed" in str(result)
+    assert sends(steps) == ["POST", "GET"]
+
+
+def test_the_recorded_fail_form_is_a_failure_with_its_list_unpacked() -> None:
+    result, _ = play([(200, {"status": "fail", "error": '["Invalid event : X"]', "code": 400})])
+    assert isinstance(result, QueryFailed)
+    assert str(result).endswith("Invalid event : X (code 400)")

@@ -117,7 +117,7 @@ def test_a_value_outside_the_previous_top_n_is_marked_never_blank() -> None:
         Row("STR", "Berlin", 40, 41),
         Row("STR", "Face Cream", 30, None, previous_outside_top_n=True),
     )
-    plan_one = make_plan(TOP.replace("top_n: 3", "top_n: 4"), header="compare: previous_period\n")
+    plan_one = make_plan(TOP.replace("top_n: 3", "top_n: 5"), header="compare: previous_period\n")
     (wide,) = build_report_result(
         plan_one,
         answer(plan_one, {k: v for k, v in _keys(bodies, plan)}),
@@ -126,8 +126,9 @@ def test_a_value_outside_the_previous_top_n_is_marked_never_blank() -> None:
         generated_at=NOW,
     ).queries
     by_value = {r.value: r for r in wide.groups[0].rows}
-    assert by_value["Oslo"] == Row("ENUM", "Oslo", 1, 0)  # ENUM listed 1 < 4 values: complete
-    assert by_value["Face Cream"].previous == 0  # STR listed 3 < 4: Face Cream had none
+    # the previous answer listed 4 values, fewer than top_n 5: complete, so these had none
+    assert by_value["Oslo"] == Row("ENUM", "Oslo", 1, 0)
+    assert by_value["Face Cream"].previous == 0
 
 
 def _keys(bodies: dict[str, Any], plan: Plan) -> list[tuple[tuple[str, int], dict[str, Any]]]:
@@ -145,10 +146,9 @@ def test_count_and_trend_results() -> None:
     bodies = answer(
         plan,
         {
-            ("events.json", 20261123): {"status": "success", "count": 120},
-            ("events.json", 20261116): {"status": "success", "count": 100},
-            ("profiles.json", 20261123): {"status": "success", "count": 80, "tcount": 999},
-            ("profiles.json", 20261116): {"status": "success", "count": 70},
+            # a unique count's total is the profiles answer's tcount (no events.json asked)
+            ("profiles.json", 20261123): {"status": "success", "count": 80, "tcount": 120},
+            ("profiles.json", 20261116): {"status": "success", "count": 70, "tcount": 100},
             ("trends.json", 20261123): {
                 "status": "success",
                 "daily": {"20261124": 5, "20261123": 4},

@@ -94,6 +94,60 @@ def test_results_equal_the_local_sources_with_partial_polls(
     assert PASSCODE not in everything
 
 
+def test_every_report_through_the_strictest_emulator_equals_the_local_source(
+    engine: LocalEngine, demo_store: Path, tmp_path: Path
+) -> None:
+    """reports/ through every unkindness at once: partial twice, string req_ids, polls answered
+    "still in progress", POSTs refused with 405, answers longer than top_n, failures in the 200
+    form, the trend limits; the numbers must be the local source's."""
+    common = ["--as-of", AS_OF, "--format", "md", "--no-cache", "--state-dir", str(tmp_path / "s")]
+    local = run(
+        {},
+        "run",
+        str(REPORTS),
+        "--source",
+        f"local:{demo_store}",
+        "--out",
+        str(tmp_path / "local"),
+        *common,
+    )
+    assert local.exit_code == 0, local.output
+    with start_emulator(
+        engine,
+        account_id=ACCOUNT,
+        passcode=PASSCODE,
+        partial_polls=2,
+        string_req_ids=True,
+        in_progress="text",
+        overfill=5,
+        fail_form="200",
+        faults="405:0.5",
+        seed=12,
+    ) as emu:
+        remote = run(
+            env_for(emu),
+            "run",
+            str(REPORTS),
+            "--source",
+            "clevertap",
+            "--poll-interval",
+            "0.01",
+            "--out",
+            str(tmp_path / "remote"),
+            *common,
+        )
+        stats = emu.stats
+    assert remote.exit_code == 0, remote.output
+    folders = sorted(
+        p.parent.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("results.json")
+    )
+    assert len(folders) == len(list(REPORTS.glob("*.yaml")))
+    for folder in folders:
+        assert queries(tmp_path / "remote" / folder) == queries(tmp_path / "local" / folder), folder
+    assert stats.faults.get("405", 0) > 0  # the client met the 405 and asked again by GET
+    assert stats.rejected == 0
+
+
 def test_a_query_that_never_finishes_times_out_naming_the_req_id(
     engine: LocalEngine, tmp_path: Path
 ) -> None:

@@ -14,6 +14,9 @@ QueryKind = Literal["top", "count", "trend"]
 Order = Literal["asc", "desc"]
 Granularity = Literal["daily", "weekly", "monthly"]
 Compare = Literal["previous_period", "previous_year"]
+FilterScope = Literal["event", "session", "profile"]
+Primitive = str | int | float
+FilterValue = Primitive | tuple[Primitive, ...]
 
 PROPERTY_TYPES: tuple[str, ...] = (
     "event_properties",
@@ -54,6 +57,60 @@ class Group:
     order: Order = "desc"
 
 
+# `where:` filters: the operators the count APIs document, and the body list each scope goes in.
+STRING_OPERATORS: tuple[str, ...] = (
+    "equals",
+    "not_equals",
+    "contains",
+    "does_not_contain",
+    "exists",
+    "does_not_exist",
+)
+NUMBER_OPERATORS: tuple[str, ...] = (
+    "greater_than",
+    "greater_than_equals",
+    "less_than",
+    "less_than_equals",
+)
+OPERATORS: tuple[str, ...] = STRING_OPERATORS + NUMBER_OPERATORS
+PRESENCE_OPERATORS: tuple[str, ...] = ("exists", "does_not_exist")  # they take no value
+FILTER_LISTS: dict[str, str] = {
+    "event": "event_properties",
+    "session": "session_properties",
+    "profile": "common_profile_properties",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """One `where:` condition, its value already as the API takes it.
+
+    Booleans are the strings "True" / "False"; a list of values is a tuple (any of them);
+    `exists` and `does_not_exist` carry no value (None).
+    """
+
+    scope: FilterScope
+    name: str
+    operator: str
+    value: FilterValue | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """`{"name", "operator", "value"}` as the count APIs take it."""
+        out: dict[str, Any] = {"name": self.name, "operator": self.operator}
+        if self.value is not None:
+            out["value"] = list(self.value) if isinstance(self.value, tuple) else self.value
+        return out
+
+
+def wire_filters(filters: tuple[Filter, ...]) -> dict[str, list[dict[str, Any]]]:
+    """The body keys a request carries for `filters`: `event_properties`, `session_properties`,
+    `common_profile_properties` (only those that have a filter), in the order written."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for item in filters:
+        out.setdefault(FILTER_LISTS[item.scope], []).append(item.wire())
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Query:
     id: str
@@ -68,6 +125,7 @@ class Query:
     sum_event_prop: str | None = None
     chart: dict[str, Any] | None = field(default=None, hash=False, compare=False)
     description: str = ""
+    where: tuple[Filter, ...] = ()  # the report's filters, then the query's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +165,7 @@ class Report:
     window: WindowSpec = WindowSpec(token="last_7_days")
     include_today: bool = False
     compare: Compare | None = None
+    where: tuple[Filter, ...] = ()  # inherited by every query (already part of each Query.where)
     output: OutputSpec = OutputSpec()
     deliver: DeliverSpec = DeliverSpec()
     path: Path | None = None

@@ -22,8 +22,13 @@ from typing import Any
 from reportkit.assets import report_schema_path
 from reportkit.errors import InvalidInput, SpecError, WindowError, one_line
 from reportkit.language.model import (
+    FILTER_LISTS,
+    OPERATORS,
+    PRESENCE_OPERATORS,
     DeliverSpec,
     EmailSpec,
+    Filter,
+    FilterValue,
     Group,
     OutputSpec,
     Query,
@@ -153,7 +158,11 @@ def _describe(error: Any) -> Iterator[tuple[PathKey, str]]:
             if _fits(error.validator_value[e.relative_schema_path[0]], error.instance)
         ]
         if fitting:
-            yield from _describe(max(fitting, key=relevance))
+            # every problem of the branch written for this value, not just the most relevant
+            branch = max(fitting, key=relevance).relative_schema_path[0]
+            for sub in fitting:
+                if sub.relative_schema_path[0] == branch:
+                    yield from _describe(sub)
             return
         kinds = [
             str(b["type"]) for b in error.validator_value if isinstance(b, dict) and "type" in b
@@ -275,6 +284,21 @@ def _as_tuple(value: str | list[str] | None) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
+def _wire_value(value: Any) -> FilterValue:
+    """A filter value as the API takes it: booleans as "True"/"False", lists as tuples."""
+    if isinstance(value, list):
+        return tuple(_wire_primitive(v) for v in value)
+    return _wire_primitive(value)
+
+
+def _wire_primitive(value: Any) -> str | int | float:
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, int | float | str):
+        return value
+    return str(value)  # the schema lets only primitives through
+
+
 class _Builder:
     """Builds a `Report` from schema-valid data, collecting located rule violations."""
 
@@ -302,6 +326,7 @@ class _Builder:
             self.problem(("timezone",), str(exc))
         window = self.window(data.get("window", "last_7_days"), ("window",))
         include_today = bool(data.get("include_today", False))
+        self.report_where = self.where(data.get("where"), ("where",))
         queries: list[Query] = []
         seen: dict[str, tuple[int, str]] = {}  # query id -> (index in queries, event)
         most = _schema()["properties"]["queries"]["maxItems"]
@@ -326,6 +351,7 @@ class _Builder:
             window=window,
             include_today=include_today,
             compare=data.get("compare"),
+            where=self.report_where,
             queries=tuple(queries),
             output=self.output(data.get("output", {})),
             deliver=self.deliver(data.get("deliver", {})),
@@ -359,6 +385,7 @@ class _Builder:
             for key, group in raw.get("groups", {}).items()
         )
         title = raw.get("title", raw["id"])
+        where_ = self.report_where + self.where(raw.get("where"), (*where, "where"))
         for event in events:
             many = len(events) > 1
             yield Query(
@@ -374,7 +401,57 @@ class _Builder:
                 sum_event_prop=raw.get("sum_event_prop"),
                 chart=raw.get("chart"),
                 description=raw.get("description", ""),
+                where=where_,
             )
+
+    def where(self, raw: Any, where: PathKey) -> tuple[Filter, ...]:
+        """`where:` in either form -> Filters, in the order written (the schema checked types)."""
+        if raw is None:
+            return ()
+        out: list[Filter] = []
+        if isinstance(raw, dict):
+            for scope, conditions in raw.items():
+                for name, condition in conditions.items():
+                    at: PathKey = (*where, scope, name)
+                    if isinstance(condition, dict):
+                        out.extend(
+                            self.condition(scope, name, op, value, (*at, op))
+                            for op, value in condition.items()
+                        )
+                    else:
+                        out.append(self.condition(scope, name, "equals", condition, at))
+            return tuple(out)
+        for index, item in enumerate(raw):
+            at = (*where, index)
+            scopes = [k for k in item if k in FILTER_LISTS]
+            operators = [k for k in item if k in OPERATORS]
+            if len(scopes) != 1:
+                self.problem(
+                    at,
+                    "name the property under exactly one of event:, session: or profile: "
+                    "(e.g. {event: Amount, greater_than: 500})"
+                    + (f", not {len(scopes)}" if scopes else ""),
+                )
+                continue
+            if len(operators) != 1:
+                written = ", ".join(operators)
+                self.problem(
+                    at,
+                    "give exactly one operator (equals, not_equals, contains, does_not_contain, "
+                    "exists, does_not_exist, greater_than, ...)"
+                    + (
+                        f"; this item has {written}: write one item per operator" if written else ""
+                    ),
+                )
+                continue
+            scope, operator = scopes[0], operators[0]
+            out.append(self.condition(scope, item[scope], operator, item[operator], at))
+        return tuple(out)
+
+    def condition(self, scope: str, name: str, operator: str, value: Any, at: PathKey) -> Filter:
+        if operator in PRESENCE_OPERATORS:
+            return Filter(scope, name, operator)  # type: ignore[arg-type]
+        return Filter(scope, name, operator, _wire_value(value))  # type: ignore[arg-type]
 
     def output(self, raw: dict[str, Any]) -> OutputSpec:
         template = None

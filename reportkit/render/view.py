@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from reportkit.language.model import Filter
 from reportkit.language.windows import DateRange
 from reportkit.render import labels
 from reportkit.results import NOT_SET, GroupTable, QueryResult, ReportResult
@@ -67,6 +68,41 @@ class PointView:
     pct_change: float | None
 
 
+_SCOPE_WORDS = {"event": "Event", "session": "Session", "profile": "Profile"}
+_OPERATOR_WORDS = {
+    "equals": "is",
+    "not_equals": "is not",
+    "contains": "contains",
+    "does_not_contain": "does not contain",
+    "exists": "is set",
+    "does_not_exist": "is not set",
+    "greater_than": "is more than",
+    "greater_than_equals": "is at least",
+    "less_than": "is less than",
+    "less_than_equals": "is at most",
+}
+
+
+def describe_filter(item: Filter) -> str:
+    """`Event Payment Mode is UPI`, `Profile Customer Type is one of Gold, Silver`, for people."""
+    words = _OPERATOR_WORDS.get(item.operator, item.operator)
+    text = f"{_SCOPE_WORDS.get(item.scope, item.scope)} {item.name} "
+    if item.value is None:
+        return labels.display_text(text + words, NAME_LIMIT * 2)
+    if isinstance(item.value, tuple):
+        shown = ", ".join(_shown(v) for v in item.value)
+        if len(item.value) > 1:
+            words = {"is": "is one of", "is not": "is none of"}.get(words, words + " any of")
+        return labels.display_text(f"{text}{words} {shown}", NAME_LIMIT * 2)
+    return labels.display_text(f"{text}{words} {_shown(item.value)}", NAME_LIMIT * 2)
+
+
+def _shown(value: str | int | float) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class QueryView:
     id: str
@@ -92,6 +128,7 @@ class QueryView:
     points: tuple[PointView, ...]
     chart_id: str
     chart: dict[str, Any] | None
+    filters: tuple[str, ...] = ()  # every `where:` condition, as a sentence
 
     @property
     def show_chart(self) -> bool:
@@ -187,6 +224,7 @@ def build_query_view(query: QueryResult, timezone: str = "UTC") -> QueryView:
         ),
         chart_id=slug(query.query_id),
         chart=query.chart,
+        filters=tuple(describe_filter(f) for f in query.where),
     )
 
 

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from reportkit.errors import QueryFailed
-from reportkit.language.model import Query
+from reportkit.language.model import Filter, Query
 from reportkit.language.windows import DateRange
 from reportkit.plan import Plan, Request, Serves
 
@@ -64,6 +64,7 @@ class QueryResult:
     trend: tuple[TrendPoint, ...] = ()
     measure: str = "Events"  # what a trend counts: Events, Unique profiles, Sum of <property>
     chart: dict[str, Any] | None = field(default=None, hash=False, compare=False)
+    where: tuple[Filter, ...] = ()  # the filters every number of this query obeys
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,8 +190,12 @@ def _top_groups(query: Query, answers: _Answers) -> tuple[GroupTable, ...]:
         previous = answers.body(query.id, "previous", "top", group.key)
         if previous:
             _, serves, body = previous
+            # the previous window's top_n too, whatever extra values the service answered, so
+            # the numbers do not depend on how much more than top_n a source sends
             earlier = _top_rows(body, serves.request_key or group.key, query.id)
-            ranked = _with_previous(ranked, earlier, group.top_n)
+            ranked = _with_previous(
+                ranked, rank_rows(earlier, group.order, group.top_n), group.top_n
+            )
         tables.append(
             GroupTable(group.key, group.name, group.property_type, group.top_n, group.order, ranked)
         )
@@ -198,19 +203,16 @@ def _top_groups(query: Query, answers: _Answers) -> tuple[GroupTable, ...]:
 
 
 def _with_previous(rows: Sequence[Row], earlier: Sequence[Row], top_n: int) -> tuple[Row, ...]:
-    """Each row with its count in the previous window. The previous answer lists only that
-    window's top N per type: a value missing from a list shorter than N had no events then (0);
-    a value missing from a full list was outside the previous top N, and its count is unknown."""
+    """Each row with its count in the previous window. `earlier` is that window's top N, ranked:
+    a value missing from a list shorter than N had no events then (0); a value missing from a
+    full list was outside the previous top N, and its count is unknown."""
     before = {(r.type, r.value): r.count for r in earlier}
-    listed: dict[str, int] = {}
-    for r in earlier:
-        listed[r.type] = listed.get(r.type, 0) + 1
     out = []
     for row in rows:
         count = before.get((row.type, row.value))
         if count is not None:
             out.append(replace(row, previous=count))
-        elif listed.get(row.type, 0) < top_n:
+        elif len(earlier) < top_n:
             out.append(replace(row, previous=0))
         else:
             out.append(replace(row, previous=None, previous_outside_top_n=True))
@@ -221,7 +223,14 @@ def _scalar(answers: _Answers, query_id: str, role: str, measure: str) -> int | 
     found = answers.body(query_id, role, measure)
     if found is None:
         return None
-    return _count(found[2].get("count"), query_id, "count")
+    request, _, body = found
+    if measure == "total" and request.endpoint == "/1/counts/profiles.json":
+        # the event total of a unique count comes with the profiles answer (`tcount`); a source
+        # whose service leaves it out asks events.json and fills it in
+        if "tcount" not in body:
+            raise QueryFailed(f"query {query_id!r}: the profiles.json answer has no tcount")
+        return _count(body.get("tcount"), query_id, "tcount")
+    return _count(body.get("count"), query_id, "count")
 
 
 def _trend(answers: _Answers, query: Query) -> tuple[TrendPoint, ...]:
@@ -255,6 +264,7 @@ def _query_result(query: Query, plan: Plan, answers: _Answers) -> QueryResult:
         window=windows.current,
         previous_window=windows.previous,
         description=query.description,
+        where=query.where,
         total=_scalar(answers, query.id, "current", "total"),
         previous_total=_scalar(answers, query.id, "previous", "total"),
         chart=query.chart,

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from reportkit.errors import RenderError
+from reportkit.language.model import FILTER_LISTS, OPERATORS, Filter, FilterValue
 from reportkit.language.windows import DateRange
 from reportkit.results import GroupTable, QueryResult, ReportResult, Row, TrendPoint
 
@@ -35,6 +36,25 @@ def _point(point: TrendPoint) -> dict[str, Any]:
     return data
 
 
+def _filter(item: Filter) -> dict[str, Any]:
+    data: dict[str, Any] = {"scope": item.scope, **item.wire()}
+    return data
+
+
+def _filter_from(data: Any) -> Filter:
+    if (
+        not isinstance(data, dict)
+        or data.get("scope") not in FILTER_LISTS
+        or data.get("operator") not in OPERATORS
+        or not isinstance(data.get("name"), str)
+    ):
+        raise ValueError(f"not a filter: {str(data)[:80]}")
+    value: FilterValue | None = data.get("value")
+    if isinstance(value, list):
+        value = tuple(value)
+    return Filter(data["scope"], data["name"], data["operator"], value)
+
+
 def _query(query: QueryResult) -> dict[str, Any]:
     data: dict[str, Any] = {
         "title": query.title,
@@ -45,6 +65,8 @@ def _query(query: QueryResult) -> dict[str, Any]:
         "to": query.window.end.isoformat(),
         "compare": _window(query.previous_window),
     }
+    if query.where:
+        data["where"] = [_filter(f) for f in query.where]
     if query.kind == "count":
         data["count"] = query.total
         data["previous_count"] = query.previous_total
@@ -148,6 +170,7 @@ def _query_from(query_id: str, data: dict[str, Any]) -> QueryResult:
             for p in data.get("trend") or ()
         ),
         chart=data.get("chart"),
+        where=tuple(_filter_from(f) for f in data.get("where") or ()),
     )
 
 

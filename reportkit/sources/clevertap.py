@@ -238,34 +238,62 @@ class CleverTapSource:
         )
 
     def execute(self, request: Request) -> dict[str, Any]:
-        """POST the request, poll until it is answered, and return the `success` body."""
+        """POST the request, poll until it is answered, and return the `success` body.
+
+        A profiles.json answer carries the event total as `tcount` (the plan counts on it for
+        `unique: true`); when the service leaves it out, events.json is asked for it, so the
+        answer returned always has it.
+        """
         with self.limiter.slot():
             started = time.monotonic()
             deadline = started + self.policy.query_timeout
-            flow = exchange(
-                request.endpoint,
-                request.body,
-                self.policy,
-                started=started,
-                rand=self._random.random,
-                auth_hint=self.config.auth_hint(),
-            )
             polls = 0
 
-            def count(step: Step) -> None:
+            def polled() -> None:
                 nonlocal polls
-                self._count(step)
-                if isinstance(step, Send) and step.method != "POST" and self.on_poll:
-                    polls += 1
+                polls += 1
+                if self.on_poll is not None:
                     self.on_poll(request, polls)
 
             try:
-                return drive(flow, lambda step: self._send(step, deadline), self._sleep, count)
+                body = self._exchange(request.endpoint, request.body, started, deadline, polled)
+                if request.endpoint == "/1/counts/profiles.json" and not _is_count(
+                    body.get("tcount")
+                ):
+                    log.info("profiles.json answered without tcount: asking events.json")
+                    total = self._exchange(
+                        "/1/counts/events.json", request.body, started, deadline, polled
+                    )
+                    body = {**body, "tcount": total.get("count")}
+                return body
             except ReportkitError as exc:
                 # every message passes here on its way out: scrub it once more, to be sure
                 exc.message = _scrub(exc.message, self.config.passcode)
                 exc.args = (exc.message,)
                 raise
+
+    def _exchange(
+        self,
+        endpoint: str,
+        body: dict[str, Any],
+        started: float,
+        deadline: float,
+        polled: Callable[[], None] | None = None,
+    ) -> dict[str, Any]:
+        def count(step: Step) -> None:
+            self._count(step)
+            if polled is not None and isinstance(step, Send) and step.method != "POST":
+                polled()
+
+        flow = exchange(
+            endpoint,
+            body,
+            self.policy,
+            started=started,
+            rand=self._random.random,
+            auth_hint=self.config.auth_hint(),
+        )
+        return drive(flow, lambda step: self._send(step, deadline), self._sleep, count)
 
     @property
     def stats(self) -> ExchangeStats:
@@ -276,7 +304,7 @@ class CleverTapSource:
         with self._count_lock:
             if isinstance(step, Wait):
                 self._retries += step.reason == "retry"
-            elif step.method == "POST":
+            elif step.method == "POST" or step.params is None:  # a query (a GET after a 405)
                 self._posts += 1
             else:
                 self._polls += 1
@@ -304,7 +332,7 @@ class CleverTapSource:
             response = self._session.request(
                 step.method,
                 url,
-                json=step.body if step.method == "POST" else None,
+                json=step.body,  # None for a poll; a GET after a 405 keeps the body
                 params=step.params,
                 timeout=(connect, read),
             )
@@ -342,6 +370,10 @@ class CleverTapSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _shown(step: Send) -> str:

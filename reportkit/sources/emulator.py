@@ -15,6 +15,21 @@ refused with 429 "Too many concurrent requests" when more than `concurrency` are
 With `partial_polls = K` a query is answered `partial` K times (the POST's answer counts) before
 `success`, so it costs 1 + K HTTP requests; the engine's answer is computed at the POST, and a
 failing query fails at once, as the real service does with a bad event name.
+
+By default it is as unkind as the recorded answers of the real service (../shared/reference):
+- a query is answered `partial` at least once (`partial_polls=1`); `partial_polls=0` is the rare
+  service that answers at once;
+- an ordinary failure (unknown event or group, bad dates, a filter it cannot apply) is HTTP 200
+  `{"status": "fail", "error": "[\"Invalid event : X\"]", "code": 400}`: the error a JSON list
+  in a string (`fail_form="400"` answers HTTP 400 with a plain error instead);
+- the limits the client must respect are enforced: a trend over more than 366 days or with more
+  than 5 groups is refused (the message text is a guess; the limits are what clients observe);
+- a filter the engine cannot apply is refused, never ignored.
+Harder still on request: `string_req_ids`, `in_progress` (how a poll says "not yet": `partial`,
+`code2` (a fail body with code 2), `202`, or `text`: HTTP 200 with the plain text "still in
+progress"), `overfill=N` (top.json answers N more values per type than `top_n`, as the service
+may), and the faults below, `405` among them (a POST refused: the client must ask again by GET,
+which the emulator answers like the POST when it carries the JSON body).
 """
 
 from __future__ import annotations
@@ -29,6 +44,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Protocol, cast
 from urllib.parse import parse_qs, urlsplit
@@ -54,9 +70,17 @@ ENDPOINTS = (
     "/1/counts/profiles.json",
     "/1/counts/trends.json",
 )
-FAULT_KINDS = ("500", "429", "reset", "slow", "garbage", "fail200", "expire")
+FAULT_KINDS = ("500", "429", "reset", "slow", "garbage", "fail200", "expire", "405")
+IN_PROGRESS = ("partial", "code2", "202", "text")
+FAIL_FORMS = ("200", "400")
+MAX_TREND_DAYS = 366  # what clients observe: about a year per trends request
+MAX_TREND_GROUPS = 5
 UNAUTHORIZED = {"status": "fail", "error": "Account ID is not valid", "code": 401}
 TOO_MANY = {"status": "fail", "error": "Too many concurrent requests", "code": 429}
+
+
+InProgress = Literal["partial", "code2", "202", "text"]
+FailForm = Literal["200", "400"]
 
 
 class Answerer(Protocol):
@@ -70,7 +94,8 @@ def parse_faults(spec: str | Mapping[str, float] | None) -> dict[str, float]:
 
     Kinds: 500 (HTTP 500), 429 (HTTP 429, as the concurrency limit answers), reset (the connection
     is dropped with no answer), slow (`slow_seconds` more latency), garbage (a 200 whose body is
-    not JSON), fail200 (`status: fail` in a 200), expire (a poll is told its req_id is unknown).
+    not JSON), fail200 (`status: fail` in a 200), expire (a poll is told its req_id is unknown),
+    405 (a POST is answered 405 Method Not Allowed).
     """
     if spec is None or spec == "":
         return {}
@@ -145,7 +170,9 @@ class _State:
         req_ttl: float,
         slow_seconds: float,
         string_req_ids: bool,
-        in_progress: Literal["partial", "code2", "202"],
+        in_progress: InProgress,
+        fail_form: FailForm,
+        overfill: int,
     ) -> None:
         self.engine = engine
         self.account_id = account_id
@@ -158,6 +185,8 @@ class _State:
         self.slow_seconds = slow_seconds
         self.string_req_ids = string_req_ids
         self.in_progress = in_progress
+        self.fail_form = fail_form
+        self.overfill = overfill
         self.lock = threading.Lock()
         self.rng = random.Random(seed)
         self.next_id = random.Random(seed).randrange(10**12, 10**13)
@@ -263,7 +292,7 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         started = time.monotonic()
         self._status, self._note = 0, ""
-        raw = self._read_body() if method == "POST" else b""
+        raw = self._read_body()  # a GET may carry the JSON body too (asked again after a 405)
         url = urlsplit(self.path)
         with state.lock:
             state.in_flight += 1
@@ -316,12 +345,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(401, UNAUTHORIZED)
             return
         req_id = (query.get("req_id") or [""])[0]
-        if method == "GET" and not req_id:
+        if method == "GET" and not req_id and not raw:
             self._reply(405, {"status": "fail", "error": "Method Not Allowed", "code": 405})
             return
         fault = state.draw_fault()
         if fault == "expire" and method != "GET":
             fault = None  # only polls carry a req_id to forget
+        if fault == "405" and method != "POST":
+            fault = None  # the GET that follows a 405 is the client's way out
         if fault is not None:
             with state.lock:
                 state.fault_counts[fault] += 1
@@ -343,7 +374,10 @@ class _Handler(BaseHTTPRequestHandler):
             elif fault == "fail200":
                 self._reply(200, {"status": "fail", "error": '["Injected failure"]', "code": 1})
                 return
-        if method == "POST":
+            elif fault == "405":
+                self._reply(405, {"status": "fail", "error": "Method Not Allowed", "code": 405})
+                return
+        if method == "POST" or not req_id:  # a GET with the JSON body asks like a POST
             self._post(path, raw)
         else:
             self._poll(path, req_id, expire=fault == "expire")
@@ -360,7 +394,15 @@ class _Handler(BaseHTTPRequestHandler):
         key = request_key(path, body)
         with state.lock:
             state.posted[key] += 1
-        status, answer = state.engine.answer(path, body)
+        refused = _over_limits(path, body)
+        if refused:
+            status, answer = 400, {"status": "fail", "error": refused, "code": 400}
+        else:
+            status, answer = state.engine.answer(path, _overfilled(path, body, state.overfill))
+        if status == 400 and answer.get("status") == "fail" and state.fail_form == "200":
+            # as recorded: HTTP 200, the error a JSON list inside a string
+            status = 200
+            answer = {**answer, "error": json.dumps([str(answer.get("error", ""))])}
         if status != 200 or answer.get("status") != "success" or state.partial_polls <= 0:
             self._reply(status, answer)
             if status == 200 and answer.get("status") == "success":
@@ -413,7 +455,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._succeeded(pending.key)
             return
         wire_id: int | str = int(req_id) if req_id.isdigit() else req_id
-        if state.in_progress == "202":
+        if state.in_progress == "text":
+            self._reply(200, "still in progress")
+            self._note = "still in progress"
+        elif state.in_progress == "202":
             self._reply(202, {"status": "partial", "req_id": wire_id})
         elif state.in_progress == "code2":
             self._reply(
@@ -421,6 +466,44 @@ class _Handler(BaseHTTPRequestHandler):
             )
         else:
             self._reply(200, {"status": "partial", "req_id": wire_id})
+
+
+def _over_limits(path: str, body: Any) -> str | None:
+    """Why the service refuses a trends request a client should have split, or None."""
+    if path != "/1/counts/trends.json" or not isinstance(body, dict):
+        return None
+    groups = body.get("groups")
+    if isinstance(groups, dict) and len(groups) > MAX_TREND_GROUPS:
+        return f"Too many groups : {len(groups)} (at most {MAX_TREND_GROUPS} per request)"
+    start, end = _day(body.get("from")), _day(body.get("to"))
+    if start is not None and end is not None and (end - start).days + 1 > MAX_TREND_DAYS:
+        return f"Date range too long : {body['from']} - {body['to']} (at most one year)"
+    return None
+
+
+def _day(value: Any) -> date | None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    try:
+        return date(value // 10000, value // 100 % 100, value % 100)
+    except ValueError:
+        return None
+
+
+def _overfilled(path: str, body: Any, extra: int) -> Any:
+    """The body asking `extra` more values per group, for answers longer than `top_n`."""
+    if extra <= 0 or path != "/1/counts/top.json" or not isinstance(body, dict):
+        return body
+    groups = body.get("groups")
+    if not isinstance(groups, dict):
+        return body
+    wider = {
+        key: {**g, "top_n": g.get("top_n", 10) + extra}
+        if isinstance(g, dict) and isinstance(g.get("top_n", 10), int)
+        else g
+        for key, g in groups.items()
+    }
+    return {**body, "groups": wider}
 
 
 def request_key(path: str, body: Any) -> str:
@@ -501,7 +584,7 @@ def start_emulator(
     *,
     account_id: str | None = None,
     passcode: str | None = None,
-    partial_polls: int = 0,
+    partial_polls: int = 1,
     latency: float = 0.0,
     concurrency: int = 3,
     faults: str | Mapping[str, float] | None = None,
@@ -509,15 +592,21 @@ def start_emulator(
     req_ttl: float = 600.0,
     slow_seconds: float = 3.0,
     string_req_ids: bool = False,
-    in_progress: Literal["partial", "code2", "202"] = "partial",
+    in_progress: InProgress = "partial",
+    fail_form: FailForm = "200",
+    overfill: int = 0,
 ) -> Emulator:
     """Start an emulator in a background thread and return it, already listening.
 
     `account_id` / `passcode` None accept any non-empty value (the headers are still required).
     `port=0` picks a free port (read it back from `.url`).
     """
-    if partial_polls < 0 or concurrency < 1 or latency < 0:
-        raise ValueError("partial_polls and latency must be >= 0, concurrency >= 1")
+    if partial_polls < 0 or concurrency < 1 or latency < 0 or overfill < 0:
+        raise ValueError("partial_polls, latency and overfill must be >= 0, concurrency >= 1")
+    if in_progress not in IN_PROGRESS:
+        raise ValueError(f"in_progress must be one of {', '.join(IN_PROGRESS)}")
+    if fail_form not in FAIL_FORMS:
+        raise ValueError(f"fail_form must be one of {', '.join(FAIL_FORMS)}")
     server = _Server((host, port), _Handler)
     server.state = _State(
         engine,
@@ -532,5 +621,7 @@ def start_emulator(
         slow_seconds=slow_seconds,
         string_req_ids=string_req_ids,
         in_progress=in_progress,
+        fail_form=fail_form,
+        overfill=overfill,
     )
     return Emulator(server)

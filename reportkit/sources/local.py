@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from reportkit.errors import QueryFailed
 from reportkit.plan import Request
+from reportkit.sources.filters import FilterError, filter_condition
 from reportkit.store import PROFILE_SCOPES, SCOPES, Catalog, Column, connect, load_catalog
 
 if TYPE_CHECKING:
@@ -53,6 +54,16 @@ class _Fail(Exception):
 class _Window:
     start: date
     end: date
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """The events a request counts: `FROM {sql}` with `params`, then `AND ...` may follow.
+
+    Events are `e`; profiles `p`, joined when a group or a filter needs them."""
+
+    sql: str
+    params: list[Any]
 
 
 def bucket_width(lo: float, hi: float, unit: int = 1) -> int:
@@ -135,17 +146,68 @@ class LocalEngine:
             if name not in catalog.events:
                 raise _Fail(f"Invalid event : {name}")
         eid = catalog.events[name]
+        catalog, events = self._scope(cur, catalog, eid, window, body)
         if endpoint == "/1/counts/top.json":
-            return self._top(cur, catalog, eid, window, body)
+            return self._top(cur, catalog, events, body)
         if endpoint == "/1/counts/trends.json":
-            return self._trends(cur, catalog, eid, window, body)
-        distinct = endpoint == "/1/counts/profiles.json"
+            return self._trends(cur, catalog, events, window, body)
         row = cur.execute(
-            f"SELECT {'count(DISTINCT pid)' if distinct else 'count(*)'} FROM events"
-            " WHERE eid = ? AND day BETWEEN ? AND ?",
-            [eid, window.start, window.end],
+            f"SELECT count(*), count(DISTINCT e.pid) FROM {events.sql}", events.params
         ).fetchone()
-        return {"status": "success", "count": int(row[0]) if row else 0}
+        total, unique = (int(row[0]), int(row[1])) if row else (0, 0)
+        if endpoint == "/1/counts/events.json":
+            return {"status": "success", "count": total}
+        # as a real profiles.json answer: the event total too, and users / devices
+        return {
+            "status": "success",
+            "count": unique,
+            "tcount": total,
+            "nQCount": 0,
+            "userDeviceCount": {"devices": unique, "users": unique},
+        }
+
+    def _scope(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        catalog: Catalog,
+        eid: int,
+        window: _Window,
+        body: dict[str, Any],
+    ) -> tuple[Catalog, _Scope]:
+        """The request's events: its event, its window and every filter of its body."""
+        known = catalog
+
+        def lookup(key: str, name: str) -> tuple[Column, ...]:
+            nonlocal known
+            scopes = {
+                "event_properties": ("event_properties",),
+                "session_properties": ("session_properties",),
+            }.get(key, PROFILE_SCOPES)
+            for attempt in (0, 1):
+                found = tuple(c for s in scopes for c in known.property_columns(s, name))
+                if found or attempt:
+                    return found
+                known = self._get_catalog(cur, reload=True)
+            return ()
+
+        try:
+            condition = filter_condition(body, lookup)
+        except FilterError as exc:
+            raise _Fail(f"Invalid filter : {exc}") from None
+        groups = body.get("groups")
+        joined = condition.needs_profiles or (
+            isinstance(groups, dict)
+            and any(
+                isinstance(g, dict) and g.get("property_type") in PROFILE_SCOPES
+                for g in groups.values()
+            )
+        )
+        sql = (
+            ("events e LEFT JOIN profiles p ON e.pid = p.pid" if joined else "events e")
+            + " WHERE e.eid = ? AND e.day BETWEEN ? AND ?"
+            + (f" AND {condition.sql}" if condition.params or condition.sql != "TRUE" else "")
+        )
+        return known, _Scope(sql, [eid, window.start, window.end, *condition.params])
 
     def _columns(
         self, cur: duckdb.DuckDBPyConnection, catalog: Catalog, scope: str, name: str
@@ -162,8 +224,7 @@ class LocalEngine:
         self,
         cur: duckdb.DuckDBPyConnection,
         catalog: Catalog,
-        eid: int,
-        window: _Window,
+        events: _Scope,
         body: dict[str, Any],
     ) -> dict[str, Any]:
         groups = body.get("groups")
@@ -187,7 +248,7 @@ class LocalEngine:
             plans.append((str(key), scope, cols, top_n, order))
         answer: dict[str, Any] = {"status": "success"}
         for key, scope, cols, top_n, order in plans:
-            maps = self._top_group(cur, eid, window, scope, cols)
+            maps = self._top_group(cur, events, scope, cols)
             answer[key] = {
                 typ: {_label(v): n for v, n in _rank(values, order, top_n)}
                 for typ, values in maps.items()
@@ -198,19 +259,14 @@ class LocalEngine:
     def _top_group(
         self,
         cur: duckdb.DuckDBPyConnection,
-        eid: int,
-        window: _Window,
+        events: _Scope,
         scope: str,
         cols: tuple[Column, ...],
     ) -> dict[str, dict[Any, int]]:
-        params = [eid, window.start, window.end]
-        joined = scope in PROFILE_SCOPES
-        source = (
-            "events e LEFT JOIN profiles p ON e.pid = p.pid" if joined else "events e"
-        ) + " WHERE e.eid = ? AND e.day BETWEEN ? AND ?"
-        alias = "p" if joined else "e"
+        params, source = events.params, events.sql
+        alias = "p" if scope in PROFILE_SCOPES else "e"
         if not cols:  # time_of_day: the local hour of the event
-            rows = cur.execute(f"SELECT hour, count(*) FROM {source} GROUP BY hour", params)
+            rows = cur.execute(f"SELECT e.hour, count(*) FROM {source} GROUP BY 1", params)
             return {"STR": {f"{int(h):02d}": int(n) for h, n in rows.fetchall()}}
         maps: dict[str, dict[Any, int]] = {}
         total, held = 0, 0  # events in the window; events holding a value of some type
@@ -240,7 +296,7 @@ class LocalEngine:
         self,
         cur: duckdb.DuckDBPyConnection,
         catalog: Catalog,
-        eid: int,
+        events: _Scope,
         window: _Window,
         body: dict[str, Any],
     ) -> dict[str, Any]:
@@ -250,7 +306,7 @@ class LocalEngine:
         unique, prop = body.get("unique", False), body.get("sum_event_prop")
         if not isinstance(unique, bool):
             raise _Fail("unique must be true or false")
-        measure = "count(DISTINCT pid)" if unique else "count(*)"
+        measure = "count(DISTINCT e.pid)" if unique else "count(*)"
         if prop is not None:
             if unique:
                 raise _Fail("unique and sum_event_prop cannot be combined")
@@ -260,7 +316,7 @@ class LocalEngine:
             numbers = [c for c in cols if c.type == "NUMBER"]
             if not numbers:
                 raise _Fail("Invalid group")
-            measure = f"coalesce(sum({numbers[0].col}), 0)"
+            measure = f"coalesce(sum(e.{numbers[0].col}), 0)"
         kinds: dict[str, str] = {}
         for key, group in groups.items():
             kind = group.get("trend_type") if isinstance(group, dict) else None
@@ -271,9 +327,9 @@ class LocalEngine:
         for key, kind in kinds.items():
             trunc = {"daily": "day", "weekly": "week", "monthly": "month"}[kind]
             rows = cur.execute(
-                f"SELECT date_trunc('{trunc}', day)::DATE AS period, {measure} FROM events"
-                " WHERE eid = ? AND day BETWEEN ? AND ? GROUP BY period",
-                [eid, window.start, window.end],
+                f"SELECT date_trunc('{trunc}', e.day)::DATE AS period, {measure}"
+                f" FROM {events.sql} GROUP BY period",
+                events.params,
             ).fetchall()
             found = {period: _number(v) for period, v in rows}
             answer[key] = {p.strftime("%Y%m%d"): found.get(p, 0) for p in _periods(window, kind)}

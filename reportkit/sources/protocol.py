@@ -11,6 +11,11 @@ being different):
     POST path body ──► success            -> return the body
                    ──► partial + req_id   -> Wait(poll_interval), GET path?req_id=ID, repeat
                    ──► code 2 / HTTP 202  -> the same as partial
+                   ──► a 200 saying "in progress" in its text or error (JSON or not)
+                                          -> the same as partial
+                   ──► 405                -> the same request once more by GET (the JSON body
+                                            kept), for a service that refuses the method; a
+                                            second 405 fails
                    ──► fail (even in a 200) -> QueryFailed, its `error` unpacked when it is a
                                             JSON list in a string
                    ──► 401 / 403 / code 401 -> AuthError naming account id, passcode and region
@@ -110,6 +115,7 @@ class Policy:
 
 
 _EXPIRED = re.compile(r"req_?id|request id|expired|not found|unknown", re.IGNORECASE)
+_IN_PROGRESS = re.compile(r"\bin[ _-]?progress\b", re.IGNORECASE)
 
 
 def unpack_error(error: Any) -> str:
@@ -196,13 +202,16 @@ def exchange(
     deadline = started + policy.query_timeout
     req_id: str | None = None
     reposted = False
+    got_405 = False  # a 405 is asked again once, by GET
     post = Send("POST", endpoint, body=body)
     step = post
     attempts = 0  # consecutive transient answers to the current step
     now = started
 
     def where() -> str:
-        return f"GET {endpoint}?req_id={req_id}" if step.method == "GET" else f"POST {what}"
+        if step.params is not None:
+            return f"GET {endpoint}?req_id={req_id}"
+        return f"{step.method} {what}"
 
     def timed_out() -> QueryTimeout:
         if req_id is not None:
@@ -235,7 +244,15 @@ def exchange(
             )
 
         # -- still running: poll ---------------------------------------------------------
-        pending = status == 202 or (status == 200 and (state == "partial" or code == 2))
+        pending = status == 202 or (
+            status == 200
+            and (
+                state == "partial"
+                or code == 2
+                # "still in progress": as a plain-text body or as the error of a fail
+                or (state in (None, "fail") and _IN_PROGRESS.search(_fail_text(reply)) is not None)
+            )
+        )
         if pending:
             req_id = _req_id(reply.body) or req_id
             attempts = 0
@@ -246,8 +263,16 @@ def exchange(
             step = Send("GET", endpoint, params={"req_id": req_id}) if req_id else post
             continue
 
+        # -- 405: the same request once more, by GET -------------------------------------
+        if status == 405 and step.method == "POST" and not got_405:
+            got_405 = True
+            step = Send("GET", step.path, body=step.body, params=step.params)
+            if step.params is None and req_id is None:
+                post = step  # asking again after a lost req_id uses the method that worked
+            continue
+
         # -- an unknown or expired req_id while polling ----------------------------------
-        if step.method == "GET" and (
+        if step.params is not None and (  # a poll, not a query asked by GET after a 405
             status in (404, 410)
             or (state == "fail" and _EXPIRED.search(_fail_text(reply)) is not None)
         ):
