@@ -658,7 +658,7 @@ def import_command(
 
 
 @cli.command("render", context_settings=CONTEXT_SETTINGS)
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("folder", type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--format",
     "formats",
@@ -679,6 +679,13 @@ def import_command(
     default="portrait",
     show_default=True,
 )
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="For an archival PDF: the report folder goes to OUT/<report id>/<window end>/.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the new manifest as JSON.")
 def render_command(
     folder: Path,
@@ -686,6 +693,7 @@ def render_command(
     template: Path | None,
     paper: str,
     orientation: str,
+    out: Path,
     as_json: bool,
 ) -> None:
     """Render a report folder again from its results.json, without querying.
@@ -693,24 +701,132 @@ def render_command(
     FOLDER is OUT/<report id>/<date> as written by `reportkit run`. Handy while working on
     templates: the files are replaced atomically, results.json is kept.
 
+    FOLDER may also be an archival PDF (made with output.pdf.archive: true): the results and
+    definition it carries become a report folder under --out again, the PDF kept as it is and
+    the other formats rebuilt.
+
     \b
     Example:
       reportkit render out/weekly-ecommerce/2026-11-29 --template my-templates --format pdf
+      reportkit render archive/weekly-2026-11-29.pdf --out restored
     """
-    from reportkit.app import rerender_folder
+    from reportkit.app import rebuild_from_pdf, rerender_folder
 
-    manifest = rerender_folder(
-        folder,
-        formats=_parse_formats(formats),
-        template=template,
-        paper=paper,
-        orientation=orientation,  # type: ignore[arg-type]
-    )
+    if folder.is_file():
+        manifest = rebuild_from_pdf(
+            folder,
+            out,
+            formats=_parse_formats(formats),
+            template=template,
+            paper=paper,
+            orientation=orientation,  # type: ignore[arg-type]
+        )
+        where = manifest.directory
+    else:
+        manifest = rerender_folder(
+            folder,
+            formats=_parse_formats(formats),
+            template=template,
+            paper=paper,
+            orientation=orientation,  # type: ignore[arg-type]
+        )
+        where = folder
     if as_json:
         click.echo(manifest.to_json(), nl=False)
     else:
-        click.echo(f"rendered {folder} ({', '.join(manifest.formats)})")
+        click.echo(f"rendered {where} ({', '.join(manifest.formats)})")
         _tell_carried_over(manifest)
+
+
+@cli.command("diff")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--base", required=True, help="The git revision to compare with (branch, tag, SHA).")
+@click.option(
+    "--head", default=None, help="The git revision with the change. Default: the work tree."
+)
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    required=True,
+    help="The day both revisions are run on, YYYY-MM-DD.",
+)
+@click.option(
+    "--source",
+    "source_text",
+    default="demo",
+    show_default=True,
+    help="demo, local:PATH (a DuckDB store) or clevertap; the same source for both revisions.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "md"]),
+    default="text",
+    show_default=True,
+    help="md: a summary sized for a pull-request comment (at most 65,536 characters).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole diff as JSON.")
+@click.option(
+    "--fail-on-change", is_flag=True, help="Exit 3 when any number changed, as a failed check."
+)
+@STATE_DIR
+@click.option("--no-cache", is_flag=True, help="Ask the source again even for cached answers.")
+@click.option(
+    "--region",
+    help="CleverTap region (eu1, in1, sg1, us1, aps3, mec1); default $CLEVERTAP_REGION or eu1.",
+)
+def diff_command(
+    paths: tuple[Path, ...],
+    base: str,
+    head: str | None,
+    as_of: datetime,
+    source_text: str,
+    fmt: str,
+    as_json: bool,
+    fail_on_change: bool,
+    state_dir: Path,
+    no_cache: bool,
+    region: str | None,
+) -> None:
+    """Show what a change to report definitions does to their numbers.
+
+    Every report under PATHS (default: reports/) whose definition or template files differ
+    between --base and --head is run at both revisions on the same day and source, through the
+    answer cache. Prints queries added and removed, windows changed, totals before -> after and
+    group rows that appeared, disappeared or changed; or "No number changed." Exits 0 (3 with
+    --fail-on-change when a number changed), 2 when a definition is invalid at either side,
+    1 when a query failed.
+
+    \b
+    Example:
+      reportkit diff reports/ --base origin/main --as-of 2026-11-30 --format md > diff.md
+    """
+    from reportkit.app import DiffOptions, diff_revisions
+    from reportkit.review.summary import render_review
+    from reportkit.sources.factory import CleverTapOptions
+
+    review = diff_revisions(
+        list(paths),
+        DiffOptions(
+            base=base,
+            head=head,
+            as_of=as_of.date(),
+            source=source_text,
+            state_dir=state_dir,
+            use_cache=not no_cache,
+            clevertap=CleverTapOptions(region=region),
+        ),
+    )
+    click.echo(render_review(review, "json" if as_json else fmt), nl=False)
+    for item in review.reports:
+        for problem in item.problems:
+            _warn(problem)
+    if review.invalid:
+        sys.exit(2)
+    if review.failed:
+        sys.exit(1)
+    if fail_on_change and review.numbers_changed:
+        sys.exit(3)
 
 
 @cli.command()

@@ -130,6 +130,16 @@ def _cached_queries(plan: Plan, answers: Answers) -> list[str]:
     )
 
 
+def _definition(report: Report) -> tuple[str, bytes] | None:
+    """The definition's file name and text, for an archival PDF to carry."""
+    if not report.output.pdf_archive or report.path is None:
+        return None
+    try:
+        return report.path.name, report.path.read_bytes()
+    except OSError:
+        return None
+
+
 def finish_reports(
     planned: Sequence[ReportOutcome],
     source: Source,
@@ -193,6 +203,7 @@ def finish_reports(
                 plan.report.output,
                 formats=formats or plan.report.output.formats,
                 cached=_cached_queries(plan, answers),
+                definition=_definition(plan.report),
             )
         except ReportkitError as exc:
             tell(ReportStep(outcome.report.id, "render", "failed", str(exc)))

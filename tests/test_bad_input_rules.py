@@ -130,7 +130,7 @@ def test_long_values_and_keys_are_clipped() -> None:
     found = problems(GOOD + f"{key}: 1\n") + problems(GOOD + f"timezone: {'Z' * 5000}\n")
     assert found[0] == (
         f"r.yaml:8:1: ['{'k' * 56}...]: unknown key '{'k' * 56}... (allowed: compare, deliver, "
-        "description, id, include_today, output, queries, timezone, title, version, week_start, "
+        "description, id, include_today, locale, output, queries, timezone, title, version, week_start, "
         "where, window)"
     )
     assert found[1] == (

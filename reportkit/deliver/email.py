@@ -26,6 +26,7 @@ from urllib.parse import quote, unquote, urlsplit
 from reportkit.errors import DeliveryError, InvalidInput
 from reportkit.language.model import EmailSpec
 from reportkit.language.windows import DateRange
+from reportkit.render.labels import formatting_locale
 from reportkit.results import ReportResult
 from reportkit.text import inert_text
 
@@ -381,8 +382,14 @@ def compose_report_email(
     from reportkit.publish.folders import load_results
 
     result = load_results(folder / "results.json")
-    context = email_context(result)
-    subject = render_text(spec.subject, context, "subject")
+    with formatting_locale(spec.locale or result.locale):
+        context = email_context(result)
+        subject = render_text(spec.subject, context, "subject")
+        body_text = (
+            render_text(spec.body, context, "body")
+            if spec.body and spec.body_format != "md"
+            else None
+        )
     if result.demo:
         subject = f"[demo data] {subject}"
     attachments = [folder / f"report.{kind}" for kind in spec.attach]
@@ -396,8 +403,8 @@ def compose_report_email(
         body = (folder / "report.md").read_text(encoding="utf-8")
     else:
         body = (
-            render_text(spec.body, context, "body")
-            if spec.body
+            body_text
+            if body_text is not None
             else _default_body(result, [p.name for p in attachments])
         )
         if spec.body_format == "html":

@@ -134,6 +134,7 @@ class OutputSpec:
     template: Path | None = None
     paper: str = "A4"
     orientation: Literal["portrait", "landscape"] = "portrait"
+    pdf_archive: bool = False  # output.pdf.archive: PDF/A-3 with results.json and the definition
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,7 @@ class EmailSpec:
     body_format: Literal["text", "md", "html"] = "text"
     send_if: Literal["always", "results", "changed"] = "always"
     on_failure: tuple[str, ...] = ()
+    locale: str | None = None  # the recipients' locale; None: the report's
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +164,7 @@ class Report:
     description: str = ""
     timezone: str = "UTC"
     week_start: Literal["monday", "sunday"] = "monday"
+    locale: str = "en_US"  # how numbers and dates are written (CLDR via Babel)
     window: WindowSpec = WindowSpec(token="last_7_days")
     include_today: bool = False
     compare: Compare | None = None

@@ -325,6 +325,7 @@ class _Builder:
         except WindowError as exc:
             self.problem(("timezone",), str(exc))
         window = self.window(data.get("window", "last_7_days"), ("window",))
+        locale = self.locale(data.get("locale", "en_US"), ("locale",))
         include_today = bool(data.get("include_today", False))
         self.report_where = self.where(data.get("where"), ("where",))
         queries: list[Query] = []
@@ -348,6 +349,7 @@ class _Builder:
             description=data.get("description", ""),
             timezone=timezone,
             week_start=data.get("week_start", "monday"),
+            locale=locale,
             window=window,
             include_today=include_today,
             compare=data.get("compare"),
@@ -357,6 +359,14 @@ class _Builder:
             deliver=self.deliver(data.get("deliver", {})),
             path=self.path,
         )
+
+    def locale(self, name: str, where: PathKey) -> str:
+        from reportkit.language.locales import check_locale
+
+        problem = check_locale(name)
+        if problem is not None:
+            self.problem(where, problem)
+        return name
 
     def duplicate(self, query: Query, index: int, seen: dict[str, tuple[int, str]]) -> str:
         first, event = seen[query.id]
@@ -473,6 +483,7 @@ class _Builder:
             template=template,
             paper=raw.get("paper", "A4"),
             orientation=raw.get("orientation", "portrait"),
+            pdf_archive=bool(raw.get("pdf", {}).get("archive", False)),
         )
 
     def deliver(self, raw: dict[str, Any]) -> DeliverSpec:
@@ -490,6 +501,11 @@ class _Builder:
                 body_format=email.get("body_format", "text"),
                 send_if=email.get("send_if", "always"),
                 on_failure=_as_tuple(email.get("on_failure")),
+                locale=(
+                    self.locale(email["locale"], ("deliver", "email", "locale"))
+                    if "locale" in email
+                    else None
+                ),
             )
         )
 

@@ -17,13 +17,13 @@ import contextlib
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from reportkit.errors import RenderError
+from reportkit.errors import RenderError, ReportkitError
 from reportkit.language.model import OutputSpec
 from reportkit.publish.files import write_atomic
 from reportkit.publish.staging import staging_for, swap_into_place
@@ -202,11 +202,17 @@ def publish_report(
     *,
     formats: Sequence[str] | None = None,
     cached: Sequence[str] = (),
+    definition: tuple[str, bytes] | None = None,
+    keep: Mapping[str, bytes] | None = None,
 ) -> Manifest:
     """Stage results.json, the rendered files and manifest.json in a temporary sibling folder,
-    then swap it into `report_dir(...)`. On any error the previous report stays untouched."""
+    then swap it into `report_dir(...)`. On any error the previous report stays untouched.
+    `definition` (file name, text) is embedded in an archival PDF; `keep` holds files written
+    as they are instead of rendered (an archived PDF a report was rebuilt from)."""
     final = report_dir(out_root, result.report_id, result.window_end)
-    return publish_into(final, result, output, formats=formats, cached=cached)
+    return publish_into(
+        final, result, output, formats=formats, cached=cached, definition=definition, keep=keep
+    )
 
 
 def rerender_report(
@@ -223,7 +229,20 @@ def rerender_report(
     if manifest.is_file():
         with contextlib.suppress(ValueError, KeyError, TypeError):
             cached = Manifest.from_dict(json.loads(manifest.read_text("utf-8"))).cached
-    return publish_into(folder, result, output, formats=formats, cached=cached)
+    definition = None
+    pdf = folder / "report.pdf"
+    if pdf.is_file():
+        from reportkit.publish.archive import embedded_files
+
+        # An archival PDF stays one, with the definition it carries.
+        with contextlib.suppress(ReportkitError):
+            files = embedded_files(pdf)
+            if RESULTS_FILE in files:
+                output = replace(output, pdf_archive=True)
+                definition = next(((n, d) for n, d in files.items() if n != RESULTS_FILE), None)
+    return publish_into(
+        folder, result, output, formats=formats, cached=cached, definition=definition
+    )
 
 
 def publish_into(
@@ -233,19 +252,24 @@ def publish_into(
     *,
     formats: Sequence[str] | None = None,
     cached: Sequence[str] = (),
+    definition: tuple[str, bytes] | None = None,
+    keep: Mapping[str, bytes] | None = None,
 ) -> Manifest:
-    from reportkit.render import normalize_formats, render_report
+    from reportkit.render import FILE_NAMES, normalize_formats, render_report
 
+    kept = dict(keep or {})
     wanted = normalize_formats(formats if formats is not None else output.formats)
+    rendered = tuple(f for f in wanted if FILE_NAMES[f] not in kept)
     final = Path(final)
     if final.is_symlink():
         raise RenderError(f"refusing to replace the symlink {final}")
     with staging_for(final) as staging:
         save_results(result, staging / RESULTS_FILE)
-        write_rendered(staging, render_report(result, output, formats=wanted))
-        kept, removed, formats = _carry_over(final, staging, result, wanted)
+        files = render_report(result, output, formats=rendered, definition=definition)
+        write_rendered(staging, {**files, **kept})
+        carried, removed, formats = _carry_over(final, staging, result, wanted)
         manifest = build_manifest(staging, result, formats, cached=cached, directory=final)
-        manifest = replace(manifest, kept=kept, removed=removed)
+        manifest = replace(manifest, kept=carried, removed=removed)
         write_atomic(staging / MANIFEST_FILE, manifest.to_json().encode("utf-8"))
         swap_into_place(staging, final)
     return manifest
@@ -312,8 +336,9 @@ def write_rendered(folder: Path, files: dict[str, bytes]) -> list[Path]:
 
 
 def save_results(result: ReportResult, path: Path) -> None:
-    text = json.dumps(results_to_dict(result), indent=2, ensure_ascii=False) + "\n"
-    write_atomic(Path(path), text.encode("utf-8"))
+    from reportkit.render import results_bytes
+
+    write_atomic(Path(path), results_bytes(result))
 
 
 def load_results(path: Path) -> ReportResult:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 FORMATS = ("html", "pdf", "md")
 FILE_NAMES = {"html": "report.html", "md": "report.md", "pdf": "report.pdf"}
+RESULTS_ATTACHMENT = "results.json"
 
 
 def normalize_formats(formats: Sequence[str]) -> tuple[str, ...]:
@@ -36,28 +37,55 @@ def normalize_formats(formats: Sequence[str]) -> tuple[str, ...]:
     return tuple(f for f in FORMATS if f in wanted)
 
 
+def results_bytes(result: ReportResult) -> bytes:
+    """results.json as published (and as embedded in an archival PDF)."""
+    import json
+
+    from reportkit.results.codec import results_to_dict
+
+    return (json.dumps(results_to_dict(result), indent=2, ensure_ascii=False) + "\n").encode()
+
+
 def render_report(
     result: ReportResult,
     output: OutputSpec,
     *,
     formats: Sequence[str] | None = None,
+    definition: tuple[str, bytes] | None = None,
 ) -> dict[str, bytes]:
     """The report's files as {path relative to the report folder: content}: report.html,
-    report.md with charts/<chart>.png, report.pdf. Nothing is written; publishing owns the disk."""
+    report.md with charts/<chart>.png, report.pdf. Nothing is written; publishing owns the disk.
+
+    With `output.pdf_archive`, the PDF is PDF/A-3 with results.json and `definition`
+    (file name, text) embedded. Numbers and dates are written for `result.locale`."""
+    from reportkit.render.labels import formatting_locale
+
+    with formatting_locale(result.locale):
+        return _render(result, output, formats, definition)
+
+
+def _render(
+    result: ReportResult,
+    output: OutputSpec,
+    formats: Sequence[str] | None,
+    definition: tuple[str, bytes] | None,
+) -> dict[str, bytes]:
     from reportkit.render import charts as chart_mod
     from reportkit.render.environment import template_dirs
     from reportkit.render.html import render_html
+    from reportkit.render.labels import format_number
     from reportkit.render.markdown import chart_path, render_markdown
     from reportkit.render.pdf import render_pdf
     from reportkit.render.view import build_report_view
 
     wanted = normalize_formats(formats if formats is not None else output.formats)
     view = build_report_view(result)
-    charts = chart_mod.build_charts(view)
+    charts = chart_mod.build_charts(view, format_number)
     svgs = chart_mod.render_svgs(charts) if wanted else {}
     files: dict[str, bytes] = {}
 
-    html = render_html(view, output, svgs) if {"html", "pdf"} & set(wanted) else ""
+    alts = {chart.chart_id: chart.alt for chart in charts}
+    html = render_html(view, output, svgs, alts) if {"html", "pdf"} & set(wanted) else ""
     if "html" in wanted:
         files[FILE_NAMES["html"]] = html.encode("utf-8")
     if "md" in wanted:
@@ -66,8 +94,24 @@ def render_report(
             files[paths[chart.chart_id]] = chart_mod.render_png(chart, svgs[chart.chart_id])
         files[FILE_NAMES["md"]] = render_markdown(view, output, paths).encode("utf-8")
     if "pdf" in wanted:
-        files[FILE_NAMES["pdf"]] = render_pdf(html, template_dirs(output.template))
+        archive = None
+        if output.pdf_archive:
+            from reportkit.render.pdf import PdfAttachment
+
+            archive = [
+                PdfAttachment(
+                    RESULTS_ATTACHMENT, results_bytes(result), "The numbers this report shows"
+                )
+            ]
+            if definition is not None:
+                name, text = definition
+                archive.append(
+                    PdfAttachment(name, text, "The report definition that asked for them", "Source")
+                )
+        files[FILE_NAMES["pdf"]] = render_pdf(
+            html, template_dirs(output.template), archive=archive, moment=result.generated_at
+        )
     return files
 
 
-__all__ = ["FORMATS", "normalize_formats", "render_report"]
+__all__ = ["FORMATS", "RESULTS_ATTACHMENT", "normalize_formats", "render_report", "results_bytes"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from reportkit.errors import RenderError
 from reportkit.language.model import OutputSpec
@@ -29,15 +29,38 @@ def scope_svg_ids(svg: str, prefix: str) -> str:
     return svg
 
 
-def render_html(view: ReportView, output: OutputSpec, svgs: Mapping[str, str]) -> str:
-    """The report as one HTML document; `svgs` maps chart ids to the SVG text from charts.py."""
+_SVG_OPEN = re.compile(r"<svg\b[^>]*>")
+
+
+def label_svg(svg: str, alt: str) -> str:
+    """The chart as one image with a text alternative: `role="img"` and `aria-label` for
+    screen readers of the HTML, a first `<title>` child that WeasyPrint turns into the PDF
+    Figure's /Alt."""
+    match = _SVG_OPEN.search(svg)
+    if match is None or not alt:
+        return svg
+    text = str(escape(alt))
+    tag = match.group(0)
+    opened = tag[:-1].rstrip("/") + f' role="img" aria-label="{text}">'
+    closing = "" if not tag.endswith("/>") else "</svg>"
+    return f"{svg[: match.start()]}{opened}<title>{text}</title>{closing}{svg[match.end() :]}"
+
+
+def render_html(
+    view: ReportView,
+    output: OutputSpec,
+    svgs: Mapping[str, str],
+    alts: Mapping[str, str] | None = None,
+) -> str:
+    """The report as one HTML document; `svgs` maps chart ids to the SVG text from charts.py,
+    `alts` to their text alternatives."""
     env = build_environment(output.template)
     try:
         size = page_size(output.paper, output.orientation)
     except ValueError as exc:
         raise RenderError(str(exc)) from exc
     charts = {
-        chart_id: Markup(scope_svg_ids(svg, f"c{index}"))
+        chart_id: Markup(label_svg(scope_svg_ids(svg, f"c{index}"), (alts or {}).get(chart_id, "")))
         for index, (chart_id, svg) in enumerate(svgs.items())
     }
     context = template_context(view)

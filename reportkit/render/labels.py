@@ -7,9 +7,15 @@ No Jinja, no I/O: `environment.py` registers these as filters.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from reportkit.language.locales import DEFAULT_LOCALE
 from reportkit.language.windows import DateRange
 from reportkit.results import NOT_SET
 from reportkit.text import inert_text, shorten
@@ -23,6 +29,98 @@ _DASH = "\u2013"  # en dash between the ends of a range
 _MINUS = "\u2212"
 
 
+# The reader's locale while a report (or a subject) is rendered: a babel Locale, or None for
+# the default, whose output is written without Babel exactly as before locales existed.
+_LOCALE: ContextVar[Any] = ContextVar("reportkit_locale", default=None)
+
+
+@contextmanager
+def formatting_locale(name: str | None) -> Iterator[None]:
+    """Within the block, numbers, percentages and dates are written for locale `name` (CLDR
+    rules, through Babel); None or en_US keep reportkit's own formatting."""
+    token = _LOCALE.set(None if not name or name == DEFAULT_LOCALE else _babel_locale(name))
+    try:
+        yield
+    finally:
+        _LOCALE.reset(token)
+
+
+@lru_cache(maxsize=16)
+def _babel_locale(name: str) -> Any:
+    from babel import Locale
+
+    return Locale.parse(name)
+
+
+@lru_cache(maxsize=64)
+def _pattern(locale: Any, kind: str, digits: int) -> str:
+    """The locale's decimal or percent pattern with exactly `digits` fraction digits."""
+    formats = locale.decimal_formats if kind == "decimal" else locale.percent_formats
+    pattern = str(formats.get(None).pattern).split(";")[0]
+    match = re.match(r"^([^#0,.]*)([#0,]+)(\.[#0]+)?(.*)$", pattern)
+    if match is None:
+        return pattern
+    head, whole, _, tail = match.groups()
+    return f"{head}{whole}{'.' + '0' * digits if digits else ''}{tail}"
+
+
+def _babel_number(locale: Any, value: float | int, digits: int, kind: str = "decimal") -> str:
+    from babel.numbers import format_decimal, format_percent
+
+    pattern = _pattern(locale, kind, digits)
+    if kind == "percent":
+        return str(format_percent(value, format=pattern, locale=locale))
+    return str(format_decimal(value, format=pattern, locale=locale))
+
+
+def _babel_date(day: date, skeleton: str = "yMMMd") -> str:
+    from babel.dates import format_skeleton
+
+    return str(format_skeleton(skeleton, day, locale=_LOCALE.get()))
+
+
+def _babel_interval(start: date, end: date, skeleton: str = "yMMMd") -> str:
+    from babel.dates import format_interval
+
+    return str(format_interval(start, end, skeleton, locale=_LOCALE.get()))
+
+
+def vega_locales() -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """d3-format and d3-time-format locales for the charts, or (None, None) for the default."""
+    locale = _LOCALE.get()
+    if locale is None:
+        return None, None
+    return _vega_locales(locale)
+
+
+@lru_cache(maxsize=16)
+def _vega_locales(locale: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    pattern = str(locale.decimal_formats.get(None).pattern).split(";")[0]
+    groups = pattern.split(".")[0].split(",")[1:]
+    grouping = [len(g) for g in reversed(groups)] or [3]
+    number = {
+        "decimal": locale.number_symbols["latn"]["decimal"],
+        "thousands": locale.number_symbols["latn"]["group"],
+        "grouping": grouping,
+        "currency": ["", ""],
+        "minus": locale.number_symbols["latn"]["minusSign"],
+    }
+    days = locale.days["format"]
+    months = locale.months["format"]
+    sunday_first = [6, 0, 1, 2, 3, 4, 5]  # d3 lists days from Sunday, CLDR from Monday (0)
+    time = {
+        "dateTime": "%x, %X",
+        "date": "%x",
+        "time": "%X",
+        "periods": [locale.day_periods["format"]["abbreviated"].get(p, p) for p in ("am", "pm")],
+        "days": [days["wide"][i] for i in sunday_first],
+        "shortDays": [days["abbreviated"][i] for i in sunday_first],
+        "months": [months["wide"][i] for i in range(1, 13)],
+        "shortMonths": [months["abbreviated"][i] for i in range(1, 13)],
+    }
+    return number, time
+
+
 def display_text(text: str, limit: int = DISPLAY_LIMIT) -> str:
     """How a value from the data reads on a page: inert and at most `limit` characters (layout
     engines take quadratic time over a long unbreakable word in a table cell: 3,000 characters
@@ -34,6 +132,9 @@ def format_number(value: float | int | None, digits: int = 0) -> str:
     """`1234567` -> `1,234,567`; None -> empty."""
     if value is None:
         return ""
+    locale = _LOCALE.get()
+    if locale is not None:
+        return _babel_number(locale, value, digits)
     if digits == 0 and float(value).is_integer():
         text = f"{int(value):,}"
     else:
@@ -45,6 +146,9 @@ def format_percent(value: float | None, digits: int = 1) -> str:
     """`12.345` (already a percentage) -> `12.3%`; None -> empty."""
     if value is None:
         return ""
+    locale = _LOCALE.get()
+    if locale is not None:
+        return _babel_number(locale, value / 100, digits, "percent")
     return format_number(value, digits) + "%"
 
 
@@ -52,6 +156,9 @@ def format_delta(value: float | int | None, digits: int = 0, suffix: str = "") -
     """A signed change: `+1,204`, `−87`, `0`; None -> empty."""
     if value is None:
         return ""
+    if suffix == "%" and _LOCALE.get() is not None:
+        text = format_percent(abs(value), digits)  # `12,5 %` where the locale spaces it
+        return text if value == 0 else ("+" if value > 0 else _MINUS) + text
     if value == 0:
         return format_number(0, digits) + suffix
     sign = "+" if value > 0 else _MINUS
@@ -62,6 +169,10 @@ def format_daterange(window: DateRange | None) -> str:
     """`2026-11-24 – 2026-11-30`, or one date for a one-day window."""
     if window is None:
         return ""
+    if _LOCALE.get() is not None:
+        if window.start == window.end:
+            return _babel_date(window.start)
+        return _babel_interval(window.start, window.end)
     if window.start == window.end:
         return window.start.isoformat()
     return f"{window.start.isoformat()} {_DASH} {window.end.isoformat()}"
@@ -140,6 +251,8 @@ def value_label(value: str, row_type: str = "STR", timezone: str = "UTC") -> str
             last = _epoch_day(max(low, high - 1), timezone)
         except (OverflowError, OSError, ValueError):
             return value
+        if _LOCALE.get() is not None:
+            return _babel_date(first) if first == last else _babel_interval(first, last)
         if first == last:
             return first.isoformat()
         return f"{first.isoformat()} {_DASH} {last.isoformat()}"
@@ -160,6 +273,12 @@ def period_label(period: str, granularity: str | None = None) -> str:
     """Trend keys as read: daily `20261124` -> `2026-11-24`, weekly -> `week of 2026-11-23`,
     monthly `202611` -> `Nov 2026`; anything else as answered."""
     day = period_date(period)
+    if day is not None and _LOCALE.get() is not None:
+        if granularity == "weekly":
+            return f"week of {_babel_date(day)}"
+        if granularity == "monthly":
+            return _babel_date(day, "yMMM")
+        return _babel_date(day, "yMMMEd")  # with the weekday's name
     if day is not None:
         if granularity == "weekly":
             return f"week of {day.isoformat()}"
@@ -167,7 +286,8 @@ def period_label(period: str, granularity: str | None = None) -> str:
             return day.strftime("%b %Y")
         return day.isoformat()
     if len(period) == 6 and period.isdigit() and 1 <= int(period[4:]) <= 12:
-        return date(int(period[:4]), int(period[4:]), 1).strftime("%b %Y")
+        month = date(int(period[:4]), int(period[4:]), 1)
+        return _babel_date(month, "yMMM") if _LOCALE.get() is not None else month.strftime("%b %Y")
     return period
 
 
@@ -176,6 +296,8 @@ def format_window_short(window: DateRange | None) -> str:
     if window is None:
         return ""
     start, end = window.start, window.end
+    if _LOCALE.get() is not None:
+        return _babel_date(end) if start == end else _babel_interval(start, end)
     if start == end:
         return f"{end.day} {end:%b %Y}"
     if (start.year, start.month) == (end.year, end.month):
@@ -191,6 +313,7 @@ def window_days_label(window: DateRange) -> str:
 
 
 __all__ = [
+    "DEFAULT_LOCALE",
     "DISPLAY_LIMIT",
     "NOT_SET_LABEL",
     "bucket_sort_key",

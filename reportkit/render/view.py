@@ -297,4 +297,6 @@ def template_context(view: ReportView) -> dict[str, Any]:
         "generated": generated,
         "running_title": running,
         "footer_note": f"{running} · as of {result.as_of.isoformat()}",
+        # BCP 47 for <html lang> and the PDF's /Lang; "en" for the default, as before
+        "lang": "en" if result.locale == "en_US" else result.locale.replace("_", "-"),
     }

@@ -80,6 +80,7 @@ class ReportResult:
     compare: str | None
     queries: tuple[QueryResult, ...]
     reportkit_version: str = ""
+    locale: str = "en_US"  # how the report writes numbers and dates (the definition's locale)
 
     @property
     def window_end(self) -> date:
@@ -326,4 +327,5 @@ def build_report_result(
         compare=report.compare,
         queries=queries,
         reportkit_version=version,
+        locale=report.locale,
     )

@@ -98,6 +98,13 @@ def _query(query: QueryResult) -> dict[str, Any]:
 
 
 def results_to_dict(result: ReportResult) -> dict[str, Any]:
+    data = _results_dict(result)
+    if result.locale != "en_US":  # absent for the default: en_US files stay as they were
+        data["report"]["locale"] = result.locale
+    return data
+
+
+def _results_dict(result: ReportResult) -> dict[str, Any]:
     return {
         "format": RESULTS_FORMAT,
         "report": {
@@ -192,4 +199,5 @@ def results_from_dict(data: dict[str, Any]) -> ReportResult:
         compare=report.get("compare"),
         queries=tuple(_query_from(qid, q) for qid, q in data["queries"].items()),
         reportkit_version=report.get("reportkit_version", ""),
+        locale=str(report.get("locale") or "en_US"),
     )
