@@ -6,6 +6,7 @@ Python user makes. The CLI only parses arguments, prints and maps errors to exit
     run       -> run_paths (+ deliver_outcomes with --deliver)
     send      -> send_folders          render   -> rerender_folder, rebuild_from_pdf
     emulate   -> serving_emulator      demo     -> reportkit.sources.demo.build_demo
+    preview   -> serving_preview
     import    -> reportkit.store.importer.import_events
     diff      -> diff_revisions
 """
@@ -34,6 +35,7 @@ from reportkit.sources.factory import CleverTapOptions, open_source, parse_sourc
 if TYPE_CHECKING:
     from reportkit.deliver.email import Delivery, SmtpConfig
     from reportkit.plan import Plan
+    from reportkit.preview import PreviewServer
     from reportkit.publish.folders import Manifest
     from reportkit.review import ReportReview, Review
     from reportkit.review.git import Tree
@@ -463,6 +465,45 @@ def serving_emulator(
         engine.close()
 
 
+@contextlib.contextmanager
+def serving_preview(
+    path: Path,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    as_of: date | None = None,
+    source: str = "demo",
+    state_dir: Path = Path(".reportkit"),
+    use_cache: bool = True,
+    clevertap: CleverTapOptions | None = None,
+    poll: float = 0.2,
+) -> Iterator[PreviewServer]:
+    """`reportkit preview`: the report(s) at `path` served on host:port while the block runs,
+    redrawn in the browser when a definition or template file changes. Answers go through the
+    answer cache under `state_dir`, so only changed queries are asked again."""
+    from reportkit.preview import Preview, start_preview
+
+    if not path.exists():
+        raise InvalidInput(f"{path}: no such file or folder")
+    choice = parse_source(source)
+    today = as_of or datetime.now(UTC).date()
+    opened = open_source(choice, state_dir=state_dir, latest_day=today, clevertap=clevertap)
+    try:
+        cache = None
+        if use_cache:
+            from reportkit.sources.cache import ResultCache
+
+            cache = ResultCache(state_dir / "cache", namespace=opened.name, today=today)
+        preview = Preview(path, opened, cache=cache, as_of=as_of, demo=choice.is_demo)
+        server = start_preview(preview, host, port, poll=poll)
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        opened.close()
+
+
 # ---------------------------------------------------------------- diff
 
 
@@ -509,7 +550,8 @@ def _load_side(tree: Tree, definition: Definition, as_of: date) -> _Side:
     file = tree.root / definition.relative
     where = tree.locate(definition.relative)
     try:
-        report = load_report(file)
+        # a revision is checked out without its .git: its templates may be anywhere in it
+        report = load_report(file, template_roots=(tree.root,))
     except SpecError as exc:
         # name the revision, not the temporary folder it was checked out to
         lines = tuple(p.replace(str(file), where, 1) for p in exc.problems)

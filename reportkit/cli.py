@@ -7,7 +7,6 @@ Commands parse arguments, call the library and map its errors to exit codes
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import signal
 import sys
@@ -182,6 +181,8 @@ def plan(path: Path, as_of: datetime | None, as_json: bool) -> None:
     Example:
       reportkit plan reports/weekly-ecommerce.yaml --as-of 2026-11-30 --json
     """
+    import json  # plan's output quotes request bodies; --help does not need it
+
     from reportkit.app import plan_path
 
     report, day, planned = plan_path(path, as_of.date() if as_of else None)
@@ -249,6 +250,8 @@ def catalog_command(
       reportkit catalog --source local:events.duckdb --window last_7_days
       reportkit catalog --source clevertap --json
     """
+    import json
+
     from reportkit.app import source_catalog
     from reportkit.language.model import WindowSpec
     from reportkit.language.windows import is_window_token, resolve_window
@@ -367,7 +370,7 @@ def _parse_formats(text: str | None) -> tuple[str, ...] | None:
     type=_Seconds(86400),
     default=900.0,
     show_default=True,
-    help="Seconds a CleverTap query may take, polls included.",
+    help="Seconds a CleverTap query may take as a whole: requests, reads, retries, polls.",
 )
 @click.option(
     "--deliver", is_flag=True, help="Email each report as its deliver.email section says."
@@ -488,6 +491,8 @@ def run(
         if outcome.error:
             _warn(f"  {outcome.error}")
     if as_json:
+        import json
+
         click.echo(json.dumps(manifests, indent=2, ensure_ascii=False))
     if deliver:
         failed = _report_deliveries(sent, quiet=as_json) or failed
@@ -634,7 +639,7 @@ def demo_command(events: int, db: str, seed: int, days: int) -> None:
 def import_command(
     files: tuple[str, ...], db: str, timezone: str | None, skip_invalid: bool
 ) -> None:
-    """Load JSON Lines, CSV or Parquet event files into a local store, all or nothing.
+    """Load JSON Lines (or JSON arrays), CSV or Parquet event files into a store, all or nothing.
 
     A bad record stops the import with FILE:LINE: reason and leaves the store unchanged, unless
     --skip-invalid loads the rest.
@@ -986,6 +991,59 @@ def emulate(
     finally:
         logger.removeHandler(handler)
     click.echo("emulator stopped", err=True)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="0: any free."
+)
+@AS_OF
+@click.option(
+    "--source",
+    "source_text",
+    default="demo",
+    show_default=True,
+    help="demo (built-in demo data), local:PATH (a DuckDB store) or clevertap (your account).",
+)
+@STATE_DIR
+@click.option("--no-cache", is_flag=True, help="Ask the source again on every redraw.")
+def preview(
+    path: Path,
+    host: str,
+    port: int,
+    as_of: datetime | None,
+    source_text: str,
+    state_dir: Path,
+    no_cache: bool,
+) -> None:
+    """Serve a report (or a folder of reports) and redraw it in the browser on every save.
+
+    The page redraws when the definition or a file of its template folder changes; answers come
+    through the cache, so only changed queries are asked again. A definition with errors shows
+    them in the page. Ctrl-C stops the server.
+
+    \b
+    Example:
+      reportkit preview reports/weekly-ecommerce.yaml --as-of 2026-11-30
+      reportkit preview reports/ --source local:events.duckdb --port 8001
+    """
+    from reportkit.app import serving_preview
+
+    with serving_preview(
+        path,
+        host,
+        port,
+        as_of=as_of.date() if as_of else None,
+        source=source_text,
+        state_dir=state_dir,
+        use_cache=not no_cache,
+    ) as server:
+        click.echo(f"previewing {path} at {server.url} (Ctrl-C stops)", err=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    click.echo("preview stopped", err=True)
 
 
 def main() -> None:

@@ -78,8 +78,10 @@ class Login:
 
 
 @contextmanager
-def smtp_server(login: Login | None = None, **options: Any) -> Iterator[tuple[Handler, int]]:
-    """aiosmtpd on a free loopback port; with `login`, AUTH (PLAIN, LOGIN) is offered without
+def smtp_server(
+    login: Login | None = None, *, host: str = "127.0.0.1", **options: Any
+) -> Iterator[tuple[Handler, int]]:
+    """aiosmtpd on a free port of `host` (loopback unless told); with `login`, AUTH (PLAIN, LOGIN) is offered without
     TLS (loopback only). Not required (aiosmtpd warns about that without TLS): `login.attempts`
     tells who logged in."""
     handler = Handler(**options)
@@ -87,7 +89,7 @@ def smtp_server(login: Login | None = None, **options: Any) -> Iterator[tuple[Ha
     auth: dict[str, Any] = {}
     if login is not None:
         auth = {"authenticator": login, "auth_require_tls": False}
-    controller = Controller(handler, hostname="127.0.0.1", port=port, **auth)
+    controller = Controller(handler, hostname=host, port=port, **auth)
     controller.start()
     try:
         yield handler, port

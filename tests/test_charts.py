@@ -100,3 +100,45 @@ def test_charts_of_one_shape_keep_their_own_data() -> None:
     first_svg, second_svg = render_svg(first), render_svg(second)
     assert "Alpha" in first_svg and "Gamma" not in first_svg
     assert "Gamma" in second_svg and "Alpha" not in second_svg
+
+
+def test_a_memo_spares_drawing_a_chart_drawn_before() -> None:
+    from reportkit.render.charts import render_svgs
+
+    first, second = charts_of(labelled(["Cap", "Boot"], "a"), labelled(["Hat"], "b"))
+    memo: dict[str, str] = {}
+    drawn = render_svgs([first, second], memo)
+    assert len(memo) == 2 and set(drawn) == {first.chart_id, second.chart_id}
+    assert all(same_svg(drawn[c.chart_id], render_svg(c)) for c in (first, second))
+    # what the memo holds for a spec is what comes back: the chart is not drawn again
+    memo[next(iter(memo))] = "<svg>kept</svg>"
+    again = render_svgs([first, second], memo)
+    assert (
+        again[first.chart_id] == "<svg>kept</svg>"
+        and again[second.chart_id] == drawn[second.chart_id]
+    )
+
+
+def _tick_labels(svg: str) -> list[str]:
+    return re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+
+
+def test_small_counts_get_whole_number_ticks() -> None:
+    def counts_chart(counts: list[int]) -> Chart:
+        rows = tuple(Row("STR", f"v{i}", c, None) for i, c in enumerate(counts))
+        group = GroupTable("product", "Product", "event_properties", 10, "desc", rows)
+        (chart,) = charts_of(replace(top_query("top"), groups=(group,)))
+        return chart
+
+    assert _tick_labels(render_svg(counts_chart([1, 1])))[:3] == ["0", "1", "Count"]
+    assert _tick_labels(render_svg(counts_chart([3, 1])))[:5] == ["0", "1", "2", "3", "Count"]
+    many = _tick_labels(render_svg(counts_chart([37, 2])))
+    ticks = many[: many.index("Count")]
+    assert ticks[0] == "0" and len(set(ticks)) == len(ticks)  # no tick printed twice
+
+
+def test_a_trend_of_small_daily_counts_has_whole_number_ticks() -> None:
+    points = tuple(TrendPoint(f"202611{day:02d}", day % 2) for day in range(1, 8))
+    (chart,) = charts_of(replace(trend_query("trend", compare=False), trend=points))
+    labels = _tick_labels(render_svg(chart))
+    assert "0.5" not in labels and labels.count("1") == 1

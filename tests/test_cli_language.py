@@ -27,13 +27,13 @@ def test_validate_accepts_the_example_folder() -> None:
 
 def test_validate_lists_every_problem_with_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("version: 1\ntitle: x\nqueries:\n  - id: a\n    evnt: E\n    kind: count\n")
+    bad.write_text("version: 1\ntitle: x\nqueries:\n  - id: a\n    evnt: E\n    kind: cuont\n")
     code, out, err = run("validate", str(bad), str(REPORTS))
     assert code == 2
     assert out == ""
-    assert err.splitlines() == [
-        f"{bad}:4:5: queries[0]: missing required key 'event'",
+    assert err.splitlines() == [  # the misspelt required key: only the did-you-mean line
         f"{bad}:5:5: queries[0].evnt: unknown key 'evnt'; did you mean 'event'?",
+        f"{bad}:6:5: queries[0].kind: 'cuont' is not one of top, count, trend; did you mean 'count'?",
     ]
     assert "Traceback" not in err
 

@@ -335,3 +335,50 @@ def test_an_edited_results_json_cannot_steer_where_mail_files_go(
     assert delivery.detail == str(outbox / name)
     assert os.listdir(outbox) == [name]
     assert [p.name for p in tmp_path.rglob("*.eml")] == [name]
+
+
+# ------------------------------------------------------------- template folders: where they may be
+
+
+def _with_template(folder: Path, template: str) -> Path:
+    path = folder / "reports" / "r.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "version: 1\ntitle: T\nqueries:\n  - {id: a, event: E, kind: count}\n"
+        f"output:\n  template: {template}\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize("template", ["/", "../../outside", "/etc"])
+def test_a_template_folder_outside_the_repository_is_refused(tmp_path: Path, template: str) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    path = _with_template(repo, template)
+    done = CliRunner().invoke(cli, ["validate", str(path)], env={"REPORTKIT_TEMPLATE_DIRS": ""})
+    assert done.exit_code == 2
+    assert done.stderr == (
+        f"{path}:6:3: output.template: template folder {template!r} is outside the report's "
+        f"repository {repo.resolve()}: keep templates inside it, or list the folder in "
+        "$REPORTKIT_TEMPLATE_DIRS\n"
+    )
+
+
+def test_a_template_folder_inside_the_repository_or_listed_is_taken(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "look").mkdir()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    inside = _with_template(repo, "../look")
+    assert CliRunner().invoke(cli, ["validate", str(inside)]).exit_code == 0
+    listed = _with_template(repo, str(shared))
+    env = {"REPORTKIT_TEMPLATE_DIRS": f"/nowhere{os.pathsep}{shared}"}
+    assert CliRunner().invoke(cli, ["validate", str(listed)], env=env).exit_code == 0
+    assert (
+        CliRunner()
+        .invoke(cli, ["validate", str(listed)], env={"REPORTKIT_TEMPLATE_DIRS": ""})
+        .exit_code
+        == 2
+    )

@@ -27,7 +27,9 @@ def test_parse_smtp_urls() -> None:
     assert SECRET not in repr(c) and SECRET not in c.describe()
     assert parse_smtp_url("smtps://mail.corp.com").port == 465
     plain = parse_smtp_url("127.0.0.1:2525")
-    assert (plain.host, plain.port, plain.security) == ("127.0.0.1", 2525, "none")
+    # no scheme reads as smtp:// (STARTTLS when offered, a password only over TLS or loopback)
+    assert (plain.host, plain.port, plain.security) == ("127.0.0.1", 2525, "starttls")
+    assert parse_smtp_url("u:p@mail.corp.com").port == 25
 
 
 @pytest.mark.parametrize("url", ["ftp://x", f"smtp://u:{SECRET}@host:notaport", "://"])

@@ -150,11 +150,18 @@ def test_each_problem_is_one_located_line(text: str, expected: str) -> None:
 def test_every_problem_is_reported_not_just_the_first() -> None:
     text = GOOD.replace("title: Weekly", "titel: Weekly").replace("name: Amount", "nam: Amount")
     found = problems(text)
-    assert len(found) == 4
-    assert found[0].startswith("r.yaml:1:1: (top level): missing required key 'title'")
-    assert found[1].startswith("r.yaml:2:1: titel: unknown key 'titel'; did you mean 'title'?")
-    assert any("missing required key 'name'" in p for p in found)
-    assert any("unknown key 'nam'; did you mean 'name'?" in p for p in found)
+    # a misspelt required key is one problem, told at the misspelt key
+    assert found == [
+        "r.yaml:2:1: titel: unknown key 'titel'; did you mean 'title'?",
+        "r.yaml:7:49: queries[0].groups.amount.nam: unknown key 'nam'; did you mean 'name'?",
+    ]
+
+
+def test_a_missing_key_and_an_unrelated_unknown_key_are_both_told() -> None:
+    text = GOOD.replace("title: Weekly", "colour: Weekly")
+    missing, unknown = problems(text)
+    assert missing == "r.yaml:1:1: (top level): missing required key 'title'"
+    assert unknown.startswith("r.yaml:2:1: colour: unknown key 'colour' (allowed: compare, ")
 
 
 def test_binary_bytes_are_refused_with_a_location() -> None:

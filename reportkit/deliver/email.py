@@ -1,8 +1,13 @@
 """Email delivery over SMTP: build the message from a published report, send it, or write .eml.
 
-SMTP settings come from a URL: `smtp://user:pass@host:587` (STARTTLS when the server offers it;
-required before a password goes over a non-loopback connection), `smtps://user:pass@host:465`
-(TLS from the start) or `host:port` alone. The password never appears in a message, log or error.
+SMTP settings come from a URL: `smtp://user:pass@host:587` (STARTTLS when the server offers it),
+`smtps://user:pass@host:465` (TLS from the start) or `user:pass@host:port` / `host:port` without a
+scheme, which is read as `smtp://` (default port 25). One rule for every form: a password goes
+only over TLS, or to a loopback host. The password never appears in a message, log or error.
+
+Every SMTP session (connect, greeting, login, the message, QUIT) runs inside one
+`reportkit.net.Operation`: `session_timeout` bounds it as a whole, however slowly the server
+answers, and an expired session is not tried again.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 from reportkit.errors import DeliveryError, InvalidInput
@@ -29,6 +34,9 @@ from reportkit.language.windows import DateRange
 from reportkit.render.labels import formatting_locale
 from reportkit.results import ReportResult
 from reportkit.text import inert_text
+
+if TYPE_CHECKING:
+    from reportkit.net import Operation
 
 MIME = {
     "pdf": ("application", "pdf"),
@@ -56,7 +64,7 @@ def parse_smtp_url(url: str, *, sender: str | None = None) -> SmtpConfig:
     """`smtp://user:pass@host:587`, `smtps://host:465` or `host:port` -> SmtpConfig."""
     text = url.strip()
     if "://" not in text:
-        text = "plain://" + text
+        text = "plain://" + text  # the same rule as smtp://, on port 25 by default
     try:
         parts = urlsplit(text)
         port = parts.port
@@ -71,9 +79,9 @@ def parse_smtp_url(url: str, *, sender: str | None = None) -> SmtpConfig:
     security: Literal["starttls", "tls", "none"] = {
         "smtp": "starttls",
         "smtps": "tls",
-        "plain": "none",
+        "plain": "starttls",
     }[scheme]  # type: ignore[assignment]
-    default_port = {"starttls": 587, "tls": 465, "none": 25}[security]
+    default_port = 25 if scheme == "plain" else {"starttls": 587, "tls": 465, "none": 25}[security]
     username = unquote(parts.username) if parts.username else None
     return SmtpConfig(
         host=parts.hostname,
@@ -175,14 +183,34 @@ def send_message(
     attempts: int = 3,
     backoff: float = 1.0,
     timeout: float = 30.0,
+    session_timeout: float = 300.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Send `message` to `recipients`, retrying transient failures; refused addresses are named."""
+    """Send `message` to `recipients`, retrying transient failures; refused addresses are named.
+
+    `timeout` bounds each wait for the server, `session_timeout` a whole attempt (a greeting or
+    an answer that trickles in byte by byte ends there, and is not tried again)."""
+    from reportkit.net import Operation
+
     last: Exception | None = None
     for attempt in range(1, attempts + 1):
+        operation = Operation(session_timeout, what=f"SMTP {config.host}:{config.port}")
         try:
-            _send_once(config, message, recipients, timeout)
+            with operation:
+                try:
+                    _send_once(config, message, recipients, timeout, operation)
+                except (smtplib.SMTPException, OSError):
+                    # a socket shut at the deadline reads as a disconnection, or as a
+                    # half-received reply: either way the session ran out of time
+                    if operation.ended:
+                        raise _SessionExpired() from None
+                    raise
             return
+        except _SessionExpired:
+            raise DeliveryError(
+                f"the SMTP server at {config.host}:{config.port} did not complete the "
+                f"session within {session_timeout:g} s: giving up on this message"
+            ) from None
         except smtplib.SMTPRecipientsRefused as exc:
             refused = ", ".join(sorted(exc.recipients))
             raise DeliveryError(f"the SMTP server refused every recipient: {refused}") from None
@@ -203,7 +231,8 @@ def send_message(
             if 400 <= exc.smtp_code < 500 and attempt < attempts:
                 last = exc
             else:
-                detail = _scrub(_decode(exc.smtp_error), config)
+                # a multi-line reply on one line: one problem, one line
+                detail = " ".join(_scrub(_decode(exc.smtp_error), config).split())
                 raise DeliveryError(
                     f"the SMTP server at {config.host}:{config.port} said {exc.smtp_code} {detail}"
                 ) from None
@@ -212,10 +241,14 @@ def send_message(
             if attempt == attempts:
                 break
         sleep(backoff * 2 ** (attempt - 1))
-    detail = _scrub(str(last) or type(last).__name__, config)
+    detail = " ".join(_scrub(str(last) or type(last).__name__, config).split())
     raise DeliveryError(
         f"cannot send mail through {config.host}:{config.port} after {attempts} attempts: {detail}"
     )
+
+
+class _SessionExpired(Exception):
+    """The session's Operation ended while smtplib waited."""
 
 
 def _decode(value: Any) -> str:
@@ -224,29 +257,61 @@ def _decode(value: Any) -> str:
     return str(value)
 
 
+class _WatchedSMTP(smtplib.SMTP):
+    """smtplib's client, its socket watched by an Operation from the moment it connects."""
+
+    operation: Operation | None = None
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        if self.operation is not None:
+            self.operation.watch(sock)  # before any TLS handshake: that can trickle too
+        return sock
+
+
+class _WatchedSMTPS(smtplib.SMTP_SSL, _WatchedSMTP):
+    """SMTP_SSL wraps the socket _WatchedSMTP made (and watched) in TLS."""
+
+
 def _send_once(
-    config: SmtpConfig, message: EmailMessage, recipients: Sequence[str], timeout: float
+    config: SmtpConfig,
+    message: EmailMessage,
+    recipients: Sequence[str],
+    timeout: float,
+    operation: Operation,
 ) -> None:
     context = ssl.create_default_context()
-    client: smtplib.SMTP
+    client: _WatchedSMTP
     if config.security == "tls":
-        client = smtplib.SMTP_SSL(config.host, config.port, timeout=timeout, context=context)
+        client = _WatchedSMTPS(timeout=operation.timeout(timeout), context=context)
     else:
-        client = smtplib.SMTP(config.host, config.port, timeout=timeout)
-    with client:
-        client.ehlo()
-        if config.security == "starttls":
-            if client.has_extn("starttls"):
+        client = _WatchedSMTP(timeout=operation.timeout(timeout))
+    client.operation = operation
+    try:
+        code, greeting = client.connect(config.host, config.port)
+        if code != 220:
+            raise smtplib.SMTPConnectError(code, greeting)
+        with client:
+            client.ehlo()
+            encrypted = config.security == "tls"
+            if config.security == "starttls" and client.has_extn("starttls"):
                 client.starttls(context=context)
                 client.ehlo()
-            elif config.password and not _is_loopback(config.host):
+                encrypted = True
+            if config.password and not encrypted and not _is_loopback(config.host):
+                # one rule for every form of the URL: a password goes only over TLS, or to
+                # this machine
                 raise DeliveryError(
                     f"the SMTP server {config.host}:{config.port} does not offer STARTTLS: "
                     "refusing to send the password in clear (use smtps://)"
                 )
-        if config.username and config.password:
-            client.login(config.username, config.password)
-        refused = client.send_message(message, from_addr=config.sender, to_addrs=list(recipients))
+            if config.username and config.password:
+                client.login(config.username, config.password)
+            refused = client.send_message(
+                message, from_addr=config.sender, to_addrs=list(recipients)
+            )
+    finally:
+        client.close()
     if refused:
         names = ", ".join(sorted(refused))
         raise DeliveryError(f"the SMTP server refused these recipients: {names}")

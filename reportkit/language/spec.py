@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -107,9 +108,28 @@ def _schema_problems(data: Any) -> Iterator[tuple[PathKey, str]]:
     # A value of the wrong type gets one message: "expected an integer" says it all for `.inf`,
     # without "inf is greater than the maximum of 100" as well.
     mistyped = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
-    for error in errors:
-        if error.validator == "type" or tuple(error.absolute_path) not in mistyped:
-            yield from _describe(error)
+    problems = [
+        problem
+        for error in errors
+        if error.validator == "type" or tuple(error.absolute_path) not in mistyped
+        for problem in _describe(error)
+    ]
+    # A misspelt required key (`gropus:`) is one mistake: say only "unknown key 'gropus'; did
+    # you mean 'groups'?" at the misspelt key, not also "missing required key 'groups'".
+    suggested = {
+        (where[:-1], message.rsplit("did you mean ", 1)[1].rstrip("?"))
+        for where, message in problems
+        if where and message.startswith("unknown key ") and "; did you mean " in message
+    }
+    for where, message in problems:
+        missing = _MISSING.match(message)
+        if missing and (where, missing.group(1)) in suggested:
+            continue
+        yield where, message
+
+
+_YAML11_BOOLS = frozenset({"yes", "no", "on", "off", "y", "n"})
+_MISSING = re.compile(r"missing required key ('[^']*')")
 
 
 # Enum values a mistaken value means, where its spelling would point elsewhere:
@@ -193,7 +213,11 @@ def _describe(error: Any) -> Iterator[tuple[PathKey, str]]:
             if isinstance(expected, list)
             else _article(expected)
         )
-        yield path, f"expected {names}, got {_json_type(error.instance)}"
+        advice = ""
+        if "boolean" in expected and str(error.instance).lower() in _YAML11_BOOLS:
+            # YAML 1.2 (and reportkit) read yes/no/on/off as text
+            advice = ": write true or false"
+        yield path, f"expected {names}, got {_json_type(error.instance)}{advice}"
         return
     yield path, _limit_message(kind, error)
 
@@ -284,6 +308,34 @@ def _as_tuple(value: str | list[str] | None) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
+TEMPLATE_DIRS_ENV = "REPORTKIT_TEMPLATE_DIRS"
+
+
+def repository_of(definition: Path) -> Path:
+    """The repository a definition belongs to: the nearest folder above it holding `.git`, or
+    the definition's own folder when it is in no repository."""
+    folder = definition.resolve().parent
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return folder
+
+
+def template_allowed(
+    template: Path,
+    definition: Path,
+    env: Mapping[str, str] | None = None,
+    roots: Sequence[Path] = (),
+) -> bool:
+    """Whether a definition may use `template` (resolved): a folder inside its repository, or
+    inside a folder listed in $REPORTKIT_TEMPLATE_DIRS (separated by os.pathsep). Anything else
+    (`/`, a home folder) would let the template and the PDF read files it has no business with."""
+    listed = (os.environ if env is None else env).get(TEMPLATE_DIRS_ENV, "")
+    allowed = [repository_of(definition), *(Path(root).resolve() for root in roots)]
+    allowed += [Path(entry).expanduser().resolve() for entry in listed.split(os.pathsep) if entry]
+    return any(template.is_relative_to(root) for root in allowed)
+
+
 def _wire_value(value: Any) -> FilterValue:
     """A filter value as the API takes it: booleans as "True"/"False", lists as tuples."""
     if isinstance(value, list):
@@ -302,8 +354,9 @@ def _wire_primitive(value: Any) -> str | int | float:
 class _Builder:
     """Builds a `Report` from schema-valid data, collecting located rule violations."""
 
-    def __init__(self, path: Path, doc: Doc) -> None:
+    def __init__(self, path: Path, doc: Doc, template_roots: Sequence[Path] = ()) -> None:
         self.path, self.doc = path, doc
+        self.template_roots = template_roots
         self.problems: list[tuple[PathKey, str]] = []
 
     def problem(self, where: PathKey, message: str) -> None:
@@ -318,6 +371,10 @@ class _Builder:
 
     def build(self) -> Report:
         data: dict[str, Any] = self.doc.data
+        if isinstance(data["version"], float):  # the schema's const 1 takes 1.0 as well
+            self.problem(
+                ("version",), f"write version: 1 (a whole number), not {data['version']!r}"
+            )
         report_id = data.get("id") or _slug(self.path.stem).replace("_", "-") or "report"
         timezone = data.get("timezone", "UTC")
         try:
@@ -478,6 +535,15 @@ class _Builder:
                     f" (looked for {clip(str(looked.absolute()), 200)}, beside the definition)"
                 )
                 self.problem(("output", "template"), missing)
+            elif template is not None and not template_allowed(
+                template, self.path, roots=self.template_roots
+            ):
+                self.problem(
+                    ("output", "template"),
+                    f"template folder {clip(raw['template'])} is outside the report's "
+                    f"repository {repository_of(self.path)}: keep templates inside it, or list "
+                    f"the folder in ${TEMPLATE_DIRS_ENV}",
+                )
         return OutputSpec(
             formats=tuple(raw.get("formats", ("html", "pdf", "md"))),
             template=template,
@@ -540,8 +606,10 @@ def _decode(raw: bytes, path: Path) -> str:
         ) from None
 
 
-def parse_report(text: str | bytes, path: Path) -> Report:
-    """Parse and check one definition's text; raise `SpecError` listing every problem."""
+def parse_report(text: str | bytes, path: Path, *, template_roots: Sequence[Path] = ()) -> Report:
+    """Parse and check one definition's text; raise `SpecError` listing every problem.
+    `template_roots`: folders besides the definition's repository that `output.template` may
+    be in (a revision checked out without its .git, for `reportkit diff`)."""
     if isinstance(text, bytes):
         text = _decode(text, path)
     try:
@@ -554,7 +622,7 @@ def parse_report(text: str | bytes, path: Path) -> Report:
         problems += _rule_problems(doc.data, [where for where, _ in problems])
         problems.sort(key=lambda p: _order(doc, p[0]))
         raise _spec_error(_locate(path, doc, where, message) for where, message in problems)
-    builder = _Builder(path, doc)
+    builder = _Builder(path, doc, template_roots)
     report = builder.build()
     if builder.problems:
         ordered = sorted(builder.problems, key=lambda p: _order(doc, p[0]))
@@ -608,14 +676,14 @@ def _order(doc: Doc, where: PathKey) -> tuple[int, int]:
     return doc.positions.get(probe, (1, 1))
 
 
-def load_report(path: Path) -> Report:
+def load_report(path: Path, *, template_roots: Sequence[Path] = ()) -> Report:
     """Read, check and build the report defined in `path`."""
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_BYTES + 1)  # never more: a definition is a few kB
     except OSError as exc:
         raise _spec_error([f"{path}: cannot read the file: {exc.strerror or exc}"]) from exc
-    return parse_report(raw, path)
+    return parse_report(raw, path, template_roots=template_roots)
 
 
 def find_report_files(paths: Sequence[Path]) -> list[Path]:

@@ -7,6 +7,11 @@ deeper than `MAX_DEPTH` (PyYAML's composer recurses once per level), aliases tha
 past `MAX_NODES` values (a billion laughs, merge-key chains), numbers too long to print, and text
 that cannot be written as UTF-8. Merge keys (`<<: *defaults`) follow the YAML spec: the mapping's
 own keys win, then earlier merged mappings over later ones.
+
+Plain values are read with the YAML 1.2 core schema, not PyYAML's YAML 1.1 rules: only
+`true`/`false` are booleans (`yes`, `no`, `on`, `off` stay text), `null`/`~`/nothing is null,
+integers are decimal, `0o` octal or `0x` hex (`010` is ten), and `190:20:30` is text, not a
+sexagesimal number. Dates stay the text written (the schema checks them).
 """
 
 from __future__ import annotations
@@ -88,8 +93,43 @@ def position_of(text: str, index: int) -> Position:
     return len(breaks) + 1, index - start + 1
 
 
+_CORE_INT = re.compile(r"(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)\Z")
+_CORE_FLOAT = re.compile(
+    r"(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\Z"
+)
+_CORE_BOOL = re.compile(r"(?:true|True|TRUE|false|False|FALSE)\Z")
+_CORE_NULL = re.compile(r"(?:~|null|Null|NULL|)\Z")
+_FLOAT = _YAML + "float"
+_BOOL = _YAML + "bool"
+_NULL = _YAML + "null"
+_CORE_PATTERNS = {_INT: _CORE_INT, _FLOAT: _CORE_FLOAT, _BOOL: _CORE_BOOL, _NULL: _CORE_NULL}
+
+
+def _core_value(tag: str, text: str) -> Any:
+    """A plain scalar the core schema resolved (`tag` is int, float, bool or null)."""
+    if tag == _INT:
+        sign, digits = (-1, text[1:]) if text.startswith("-") else (1, text.lstrip("+"))
+        if digits.startswith("0o"):
+            return sign * int(digits[2:], 8)
+        if digits.startswith("0x"):
+            return sign * int(digits[2:], 16)
+        return sign * int(digits, 10)
+    if tag == _FLOAT:
+        lowered = text.lower()
+        if lowered.endswith(".inf"):
+            return float("-inf") if lowered.startswith("-") else float("inf")
+        if lowered == ".nan":
+            return float("nan")
+        return float(text)
+    if tag == _BOOL:
+        return text.lower() == "true"
+    return None
+
+
 class _Loader(yaml.SafeLoader):
-    """A SafeLoader whose composer refuses deep nesting and aliases to an enclosing node."""
+    """A SafeLoader with the YAML 1.2 core schema's plain values, whose composer refuses deep
+    nesting and aliases to an enclosing node."""
 
     def __init__(self, text: str) -> None:
         super().__init__(text)
@@ -123,6 +163,17 @@ class _Loader(yaml.SafeLoader):
             self._depth -= 1
             if anchor is not None:
                 self._open.discard(anchor)
+
+
+_Loader.yaml_implicit_resolvers = {}  # only the core schema's, added below
+for _tag, _pattern, _first in (
+    (_BOOL, _CORE_BOOL, "tTfF"),
+    (_INT, _CORE_INT, "-+0123456789"),
+    (_FLOAT, _CORE_FLOAT, "-+0123456789."),
+    (_NULL, _CORE_NULL, ["~", "n", "N", ""]),
+    (_MERGE, re.compile(r"<<\Z"), "<"),
+):
+    _Loader.add_implicit_resolver(_tag, _pattern, list(_first))
 
 
 def read_yaml(text: str) -> Doc:
@@ -313,6 +364,11 @@ class _Reader:
             return str(node.value)
         if node.tag == _INT and len(str(node.value)) > MAX_NUMBER_CHARS:
             raise _at(node, f"a number longer than {MAX_NUMBER_CHARS} characters")
+        core = _CORE_PATTERNS.get(node.tag)
+        if core and getattr(node, "style", None) is None and core.match(str(node.value)):
+            # as the core schema resolved it; an explicit tag on a value it does not fit
+            # (`!!bool maybe`) goes to PyYAML's constructor, which refuses it below
+            return _core_value(node.tag, str(node.value))
         try:
             value = self.loader.construct_object(node, deep=True)
         except (ValueError, OverflowError, KeyError, IndexError) as exc:

@@ -11,7 +11,7 @@ Import-light on purpose: Jinja, vl-convert and WeasyPrint load inside `render_re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from typing import TYPE_CHECKING
 
 from reportkit.errors import RenderError
@@ -52,16 +52,18 @@ def render_report(
     *,
     formats: Sequence[str] | None = None,
     definition: tuple[str, bytes] | None = None,
+    svg_memo: MutableMapping[str, str] | None = None,
 ) -> dict[str, bytes]:
     """The report's files as {path relative to the report folder: content}: report.html,
     report.md with charts/<chart>.png, report.pdf. Nothing is written; publishing owns the disk.
 
     With `output.pdf_archive`, the PDF is PDF/A-3 with results.json and `definition`
-    (file name, text) embedded. Numbers and dates are written for `result.locale`."""
+    (file name, text) embedded. Numbers and dates are written for `result.locale`.
+    `svg_memo` (kept by the caller) spares drawing a chart whose spec was drawn before."""
     from reportkit.render.labels import formatting_locale
 
     with formatting_locale(result.locale):
-        return _render(result, output, formats, definition)
+        return _render(result, output, formats, definition, svg_memo)
 
 
 def _render(
@@ -69,6 +71,7 @@ def _render(
     output: OutputSpec,
     formats: Sequence[str] | None,
     definition: tuple[str, bytes] | None,
+    svg_memo: MutableMapping[str, str] | None = None,
 ) -> dict[str, bytes]:
     from reportkit.render import charts as chart_mod
     from reportkit.render.environment import template_dirs
@@ -81,7 +84,7 @@ def _render(
     wanted = normalize_formats(formats if formats is not None else output.formats)
     view = build_report_view(result)
     charts = chart_mod.build_charts(view, format_number)
-    svgs = chart_mod.render_svgs(charts) if wanted else {}
+    svgs = chart_mod.render_svgs(charts, svg_memo) if wanted else {}
     files: dict[str, bytes] = {}
 
     alts = {chart.chart_id: chart.alt for chart in charts}

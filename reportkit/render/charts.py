@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,15 +137,25 @@ def label_limit(labels: Iterable[str], limit: int, *, exact: bool = False) -> in
     return 0
 
 
+SMALL_PEAK = 10  # below this, Vega would put ticks between whole numbers
+
+
 def _count_axis(peak: float, exact: bool, title: str = "Count") -> dict[str, Any]:
-    """A count axis; its tick labels are at most "-" and ten times the peak, with commas."""
+    """A count axis; its tick labels are at most "-" and ten times the peak, with commas.
+
+    Counts are whole numbers, and so are their ticks: with a small peak Vega would tick 0, 0.5,
+    1 (`tickMinStep` is not enough in every Vega version), which ",d" prints "0 1 1"; there the
+    ticks are listed, one per whole number."""
     widest = f"-{round(abs(peak)) * 10:,d}"
-    return {
+    axis: dict[str, Any] = {
         "title": title,
         "format": ",d",
         "tickMinStep": 1,
         "labelLimit": label_limit([widest], AXIS_LABEL_LIMIT, exact=exact),
     }
+    if 0 < abs(peak) < SMALL_PEAK and float(peak).is_integer():
+        axis["values"] = list(range(0, int(abs(peak)) + 1))
+    return axis
 
 
 def _peak(values: list[dict[str, Any]], *fields: str) -> float:
@@ -573,8 +583,22 @@ def _check_png_size(chart: Chart, svg: str, scale: float) -> None:
             )
 
 
-def render_svgs(charts: Iterable[Chart]) -> dict[str, str]:
-    return {chart.chart_id: render_svg(chart) for chart in charts}
+def render_svgs(
+    charts: Iterable[Chart], memo: MutableMapping[str, str] | None = None
+) -> dict[str, str]:
+    """The SVG of every chart, by chart id. With `memo` (spec JSON -> SVG, kept by the caller),
+    a chart whose spec was drawn before is not drawn again: drawing is the slow part of
+    rendering, and the preview redraws pages whose charts did not change."""
+    if memo is None:
+        return {chart.chart_id: render_svg(chart) for chart in charts}
+    svgs = {}
+    for chart in charts:
+        key = json.dumps(chart.spec, sort_keys=True, default=str)
+        svg = memo.get(key)
+        if svg is None:
+            svg = memo[key] = render_svg(chart)
+        svgs[chart.chart_id] = svg
+    return svgs
 
 
 def _first_line(exc: BaseException) -> str:

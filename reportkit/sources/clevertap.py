@@ -1,8 +1,10 @@
 """The CleverTap source: the protocol of `protocol.py` driven over HTTP with requests.
 
 This module is where `requests` enters, so it is where its exceptions become reportkit errors and
-where the passcode is scrubbed from every message. One `requests.Session` per source (pooled,
-thread-safe for our use), a (connect, read) timeout on every call, and a per-account limiter that
+where the passcode is scrubbed from every message. One exchange is one `reportkit.net.Operation`
+with its own session: `query_timeout` bounds all of it (however slowly a server sends), `close()`
+ends it at once, and the credentials follow no redirect to another origin. A (connect, read)
+timeout bounds every call within that, and a per-account limiter that
 every source of one run shares: a query holds its slot from its POST to its last poll, because
 the service counts a running query against the account's limit of three.
 
@@ -21,12 +23,16 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from reportkit.errors import InvalidInput, ReportkitError, SourceError
+from reportkit.net import Operation, guarded_session
 from reportkit.plan import Request
 from reportkit.sources.protocol import Policy, Reply, Send, Step, Wait, drive, exchange
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = [
     "REGIONS",
@@ -202,9 +208,6 @@ class CleverTapSource:
         max_in_flight: int = 3,
         http_timeout: tuple[float, float] = (10.0, 120.0),
     ) -> None:
-        import requests
-        from requests.adapters import HTTPAdapter
-
         self.config = config
         # Names the cache namespace and the report's source line: account and host, never secrets.
         self.name = f"clevertap:{config.account_id}@{urlsplit(config.base_url).netloc}"
@@ -218,18 +221,13 @@ class CleverTapSource:
         self._count_lock = threading.Lock()
         self._closed = threading.Event()  # set by close(): exchanges still running stop
         self._random = random.Random()
-        self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(10, self.limiter.limit * 2))
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._session.headers.update(
-            {
-                "X-CleverTap-Account-Id": config.account_id,
-                "X-CleverTap-Passcode": config.passcode.reveal(),
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-            }
-        )
+        self._running: set[Operation] = set()  # exchanges in flight, aborted by close()
+        self._headers = {
+            "X-CleverTap-Account-Id": config.account_id,
+            "X-CleverTap-Passcode": config.passcode.reveal(),
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
 
     def __repr__(self) -> str:
         return (
@@ -243,10 +241,17 @@ class CleverTapSource:
         A profiles.json answer carries the event total as `tcount` (the plan counts on it for
         `unique: true`); when the service leaves it out, events.json is asked for it, so the
         answer returned always has it.
+
+        The whole of it (every request, read, retry and poll, both exchanges) ends by
+        `query_timeout`: one `Operation` watches its sockets and shuts them when the time is up
+        or the source is closed, however slowly the server sends. Its session follows redirects
+        only to the configured origin (`reportkit.net`).
         """
         with self.limiter.slot():
+            if self._closed.is_set():
+                raise self._stopped()
             started = time.monotonic()
-            deadline = started + self.policy.query_timeout
+            what = f"CleverTap {request.endpoint}"
             polls = 0
 
             def polled() -> None:
@@ -255,29 +260,42 @@ class CleverTapSource:
                 if self.on_poll is not None:
                     self.on_poll(request, polls)
 
-            try:
-                body = self._exchange(request.endpoint, request.body, started, deadline, polled)
-                if request.endpoint == "/1/counts/profiles.json" and not _is_count(
-                    body.get("tcount")
-                ):
-                    log.info("profiles.json answered without tcount: asking events.json")
-                    total = self._exchange(
-                        "/1/counts/events.json", request.body, started, deadline, polled
+            with (
+                Operation(self.policy.query_timeout, what=what) as op,
+                guarded_session(self.config.base_url, op) as session,
+            ):
+                session.headers.update(self._headers)
+                with self._count_lock:
+                    self._running.add(op)
+                try:
+                    body = self._exchange(
+                        session, op, request.endpoint, request.body, started, polled
                     )
-                    body = {**body, "tcount": total.get("count")}
-                return body
-            except ReportkitError as exc:
-                # every message passes here on its way out: scrub it once more, to be sure
-                exc.message = _scrub(exc.message, self.config.passcode)
-                exc.args = (exc.message,)
-                raise
+                    if request.endpoint == "/1/counts/profiles.json" and not _is_count(
+                        body.get("tcount")
+                    ):
+                        log.info("profiles.json answered without tcount: asking events.json")
+                        total = self._exchange(
+                            session, op, "/1/counts/events.json", request.body, started, polled
+                        )
+                        body = {**body, "tcount": total.get("count")}
+                    return body
+                except ReportkitError as exc:
+                    # every message passes here on its way out: scrub it once more, to be sure
+                    exc.message = _scrub(exc.message, self.config.passcode)
+                    exc.args = (exc.message,)
+                    raise
+                finally:
+                    with self._count_lock:
+                        self._running.discard(op)
 
     def _exchange(
         self,
+        session: requests.Session,
+        op: Operation,
         endpoint: str,
         body: dict[str, Any],
         started: float,
-        deadline: float,
         polled: Callable[[], None] | None = None,
     ) -> dict[str, Any]:
         def count(step: Step) -> None:
@@ -293,7 +311,7 @@ class CleverTapSource:
             rand=self._random.random,
             auth_hint=self.config.auth_hint(),
         )
-        return drive(flow, lambda step: self._send(step, deadline), self._sleep, count)
+        return drive(flow, lambda step: self._send(session, op, step), self._sleep, count)
 
     @property
     def stats(self) -> ExchangeStats:
@@ -316,20 +334,18 @@ class CleverTapSource:
         if self._closed.wait(seconds):
             raise self._stopped()
 
-    def _send(self, step: Send, deadline: float | None = None) -> Reply:
+    def _send(self, session: requests.Session, op: Operation, step: Send) -> Reply:
         import requests
 
         if self._closed.is_set():
             raise self._stopped()
-        connect, read = self.http_timeout
-        if deadline is not None:  # a server that hangs must not hold a query past its budget
-            left = max(deadline - time.monotonic(), 0.05)
-            connect, read = min(connect, left), min(read, left)
+        # each read is bounded by what is left of the exchange; the whole of it by `op`
+        connect, read = op.timeout(self.http_timeout)
         url = self.config.base_url + step.path
         with self._count_lock:
             self.http_requests += 1
         try:
-            response = self._session.request(
+            response = session.request(
                 step.method,
                 url,
                 json=step.body,  # None for a poll; a GET after a 405 keeps the body
@@ -337,7 +353,12 @@ class CleverTapSource:
                 timeout=(connect, read),
             )
         except requests.RequestException as exc:
-            error = _scrub(f"{type(exc).__name__}: {exc}", self.config.passcode)
+            if self._closed.is_set():
+                raise self._stopped() from None
+            cause: Exception = exc
+            if op.ended:
+                cause = requests.Timeout(f"no whole answer within --query-timeout ({op.what})")
+            error = _scrub(f"{type(cause).__name__}: {cause}", self.config.passcode)
             log.info("%s %s -> no answer (%s)", step.method, _shown(step), error)
             return Reply(None, error=error, at=time.monotonic())
         text = response.text
@@ -363,7 +384,10 @@ class CleverTapSource:
         """Close the connections; exchanges still running (an interrupted run) stop at their next
         wait or request."""
         self._closed.set()
-        self._session.close()
+        with self._count_lock:
+            running = list(self._running)
+        for op in running:
+            op.abort("the source was closed")
 
     def __enter__(self) -> CleverTapSource:
         return self

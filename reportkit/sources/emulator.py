@@ -9,6 +9,13 @@ on request with a seed, so the same sequence of requests meets the same faults.
     ... emulator.url, emulator.stats.max_in_flight ...
     emulator.stop()
 
+Bad requests get an answer, never a dropped connection: a missing, malformed or negative
+Content-Length is a 400 (411 for a chunked body), a body over `MAX_BODY` bytes a 413, a JSON
+body nested too deep or unreadable a 400; the path and the auth headers are checked before a byte
+of the body is read, so an unauthenticated client cannot make it read anything (the connection
+is closed after such an answer, since the body was left unread). Work is bounded by the engine:
+at most 20 groups per request and 3,660 points per trend.
+
 What a request meets, in order: it is counted in flight (peak kept in `stats.max_in_flight`) and
 refused with 429 "Too many concurrent requests" when more than `concurrency` are; it sleeps
 `latency`; the headers are checked (401 as the real one); a fault may be drawn; then it is routed.
@@ -34,6 +41,7 @@ which the emulator answers like the POST when it carries the JSON body).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -77,6 +85,17 @@ MAX_TREND_DAYS = 366  # what clients observe: about a year per trends request
 MAX_TREND_GROUPS = 5
 UNAUTHORIZED = {"status": "fail", "error": "Account ID is not valid", "code": 401}
 TOO_MANY = {"status": "fail", "error": "Too many concurrent requests", "code": 429}
+MAX_BODY = 1 << 20  # bytes of a request body; a count query is well under 10 KB
+MAX_JSON_DEPTH = 64  # nesting of a request body; the protocol needs 3
+
+
+class _BadRequest(Exception):
+    """A request the emulator answers with `status` and closes: the body may be left unread."""
+
+    def __init__(self, status: int, error: str) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
 
 
 InProgress = Literal["partial", "code2", "202", "text"]
@@ -244,6 +263,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in two writes
     server_version = "reportkit-emulator"
+    timeout = 60  # seconds a client may take over one read of its request
     sys_version = ""
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -278,8 +298,23 @@ class _Handler(BaseHTTPRequestHandler):
         self._note = "reset"
 
     def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        """The body, once the path and credentials have been checked; _BadRequest when its
+        length is missing, malformed or too large."""
+        if self.headers.get("Transfer-Encoding"):
+            raise _BadRequest(411, "Length Required (chunked bodies are not accepted)")
+        values = self.headers.get_all("Content-Length") or []
+        if not values:
+            return b""
+        text = values[0].strip()
+        if len(set(values)) > 1 or not text.isascii() or not text.isdigit():
+            raise _BadRequest(400, "Invalid Content-Length")
+        if len(text) > 12 or int(text) > MAX_BODY:
+            raise _BadRequest(413, f"Request body too large (at most {MAX_BODY} bytes)")
+        length = int(text)
+        data = self.rfile.read(length) if length else b""
+        if len(data) < length:
+            raise _BadRequest(400, "Request body shorter than its Content-Length")
+        return data
 
     def do_POST(self) -> None:
         self._handle("POST")
@@ -292,7 +327,6 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         started = time.monotonic()
         self._status, self._note = 0, ""
-        raw = self._read_body()  # a GET may carry the JSON body too (asked again after a 405)
         url = urlsplit(self.path)
         with state.lock:
             state.in_flight += 1
@@ -304,6 +338,10 @@ class _Handler(BaseHTTPRequestHandler):
             if over:
                 state.rejected += 1
         try:
+            if not self._admitted(url.path):
+                self.close_connection = True  # the body, if any, was not read
+                return
+            raw = self._read_body()  # a GET may carry the JSON body too (asked again after a 405)
             if over:
                 self._reply(429, TOO_MANY)
                 self._note = "over the concurrency limit"
@@ -311,9 +349,17 @@ class _Handler(BaseHTTPRequestHandler):
             if state.latency > 0:
                 time.sleep(state.latency)
             self._serve(method, url.path, parse_qs(url.query), raw)
+        except _BadRequest as exc:
+            self.close_connection = True
+            self._reply(exc.status, {"status": "fail", "error": exc.error, "code": exc.status})
         except (BrokenPipeError, ConnectionResetError):
             self._status, self._note = 0, "client went away"
             self.close_connection = True
+        except Exception as exc:  # our bug: still an answer, never a dropped connection
+            log.exception("emulator error on %s %s", method, self.path)
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._reply(500, {"status": "fail", "error": type(exc).__name__, "code": 500})
         finally:
             self._leave()
             with state.lock:
@@ -329,11 +375,12 @@ class _Handler(BaseHTTPRequestHandler):
                 f" {self._note}" if self._note else "",
             )
 
-    def _serve(self, method: str, path: str, query: dict[str, list[str]], raw: bytes) -> None:
+    def _admitted(self, path: str) -> bool:
+        """Path and credentials, checked before any of the body is read; False once answered."""
         state = self.server.state
         if path not in ENDPOINTS:
             self._reply(404, {"status": "fail", "error": f"Not found: {path}", "code": 404})
-            return
+            return False
         account = self.headers.get("X-CleverTap-Account-Id") or ""
         passcode = self.headers.get("X-CleverTap-Passcode") or ""
         if (
@@ -343,7 +390,11 @@ class _Handler(BaseHTTPRequestHandler):
             or (state.passcode is not None and passcode != state.passcode)
         ):
             self._reply(401, UNAUTHORIZED)
-            return
+            return False
+        return True
+
+    def _serve(self, method: str, path: str, query: dict[str, list[str]], raw: bytes) -> None:
+        state = self.server.state
         req_id = (query.get("req_id") or [""])[0]
         if method == "GET" and not req_id and not raw:
             self._reply(405, {"status": "fail", "error": "Method Not Allowed", "code": 405})
@@ -387,9 +438,9 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             state.posts += 1
         try:
-            body = json.loads(raw or b"null")
-        except ValueError:
-            self._reply(400, {"status": "fail", "error": "Malformed JSON body", "code": 400})
+            body = _parse_body(raw)
+        except _BadRequest as exc:
+            self._reply(exc.status, {"status": "fail", "error": exc.error, "code": exc.status})
             return
         key = request_key(path, body)
         with state.lock:
@@ -468,6 +519,34 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(200, {"status": "partial", "req_id": wire_id})
 
 
+def _parse_body(raw: bytes) -> Any:
+    """The JSON of a request body; _BadRequest (400) when it is not JSON, not UTF-8, or nested
+    deeper than MAX_JSON_DEPTH (checked before parsing: json recurses once per level)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:  # a cheap scan: brackets outside strings
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    if deepest > MAX_JSON_DEPTH:
+        raise _BadRequest(400, f"Request body nested too deep (at most {MAX_JSON_DEPTH} levels)")
+    try:
+        return json.loads(raw.decode("utf-8") if raw else "null")
+    except (ValueError, RecursionError):
+        raise _BadRequest(400, "Malformed JSON body") from None
+
+
 def _over_limits(path: str, body: Any) -> str | None:
     """Why the service refuses a trends request a client should have split, or None."""
     if path != "/1/counts/trends.json" or not isinstance(body, dict):
@@ -486,7 +565,7 @@ def _day(value: Any) -> date | None:
         return None
     try:
         return date(value // 10000, value // 100 % 100, value % 100)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 

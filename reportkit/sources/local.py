@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reportkit.errors import QueryFailed
-from reportkit.plan import Request
+from reportkit.plan import MAX_TREND_POINTS, Request
 from reportkit.sources.filters import FilterError, filter_condition
 from reportkit.store import PROFILE_SCOPES, SCOPES, Catalog, Column, connect, load_catalog
 
@@ -38,6 +38,7 @@ ENDPOINTS = (
     "/1/counts/trends.json",
 )
 MAX_BUCKETS = 10
+MAX_GROUPS = 20  # groups in one request, as the schema allows per query
 DAY = 86_400
 
 
@@ -146,6 +147,9 @@ class LocalEngine:
             if name not in catalog.events:
                 raise _Fail(f"Invalid event : {name}")
         eid = catalog.events[name]
+        groups = body.get("groups")
+        if isinstance(groups, dict) and len(groups) > MAX_GROUPS:
+            raise _Fail(f"Too many groups : {len(groups)} (at most {MAX_GROUPS})")
         catalog, events = self._scope(cur, catalog, eid, window, body)
         if endpoint == "/1/counts/top.json":
             return self._top(cur, catalog, events, body)
@@ -323,6 +327,14 @@ class LocalEngine:
             if kind not in ("daily", "weekly", "monthly"):
                 raise _Fail(f"Invalid trend_type : {kind}")
             kinds[str(key)] = kind
+        days = (window.end - window.start).days + 1
+        for kind in set(kinds.values()):
+            points = {"daily": days, "weekly": days // 7 + 1, "monthly": days // 28 + 1}[kind]
+            if points > MAX_TREND_POINTS:
+                # bounded work for any request: the planner refuses such trends too
+                raise _Fail(
+                    f"Trend too long : {kind} over {days} days (at most {MAX_TREND_POINTS})"
+                )
         answer: dict[str, Any] = {"status": "success"}
         for key, kind in kinds.items():
             trunc = {"daily": "day", "weekly": "week", "monthly": "month"}[kind]
@@ -411,7 +423,7 @@ def _parse_day(body: dict[str, Any], key: str) -> date:
         raise _Fail(f"Invalid {key} date : {value!r} (expected an integer YYYYMMDD)")
     try:
         return date(value // 10000, value // 100 % 100, value % 100)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise _Fail(f"Invalid {key} date : {value} (expected an integer YYYYMMDD)") from None
 
 

@@ -26,7 +26,7 @@ from reportkit import store
 from reportkit.errors import DataImportError, InvalidInput
 from reportkit.store import sql_literal as lit
 from reportkit.store.flatfiles import stage_flat
-from reportkit.store.jsonlines import stage_jsonl
+from reportkit.store.jsonlines import stage_json, stage_jsonl
 from reportkit.store.stagetables import Stage, bad_count, first_line, printable
 
 if TYPE_CHECKING:
@@ -130,11 +130,16 @@ def _drop_bad_records(
         if not skip_invalid:
             line, reason = bad[0]
             more = f" (and {count - 1} more bad records)" if count > 1 else ""
-            raise DataImportError(f"{st.file}:{line}: {printable(reason)}{more}")
+            raise DataImportError(f"{_where(st, line)}: {printable(reason)}{more}")
         skipped += count
-        reasons.extend(f"{st.file}:{line}: {printable(reason)}" for line, reason in bad)
+        reasons.extend(f"{_where(st, line)}: {printable(reason)}" for line, reason in bad)
         con.execute(f"DELETE FROM {st.table} WHERE reason IS NOT NULL")
     return skipped, tuple(reasons[:MAX_REASONS])
+
+
+def _where(st: Stage, line: int) -> str:
+    """FILE:LINE, or FILE: record N for the records of a JSON document (they have no line)."""
+    return f"{st.file}: record {line}" if st.unit == "record" else f"{st.file}:{line}"
 
 
 def _load_all(
@@ -166,8 +171,10 @@ def summarize_reasons(summary: ImportSummary) -> list[tuple[str, int]]:
 
 def _stage(con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str) -> Stage:
     suffix = file.suffix.lower()
-    if suffix in (".jsonl", ".ndjson", ".json"):
+    if suffix in (".jsonl", ".ndjson"):
         return stage_jsonl(con, file, table, tz)
+    if suffix == ".json":
+        return stage_json(con, file, table, tz)
     if suffix in (".csv", ".parquet", ".pq"):
         return stage_flat(con, file, table, tz)
     raise DataImportError(f"{file}: unknown format (expected .jsonl, .csv or .parquet)")

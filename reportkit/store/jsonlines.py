@@ -17,11 +17,13 @@ way only when the fast way fails or finds a bad record.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reportkit import store
+from reportkit.errors import DataImportError
 from reportkit.store import sql_literal as lit
 from reportkit.store.stagetables import (
     DATE_RE,
@@ -47,6 +49,93 @@ _BLANK = " \t\n\r\x0b\x0c"  # what read_json skips as an empty line, and trims a
 _BOM = "\ufeff"
 _JSON_INTEGER = ("BIGINT", "UBIGINT")
 _JSON_NUMBER = (*_JSON_INTEGER, "DOUBLE")
+
+
+_JSON_SHAPES = (
+    "a .json file holds JSON Lines (one record per line), a JSON array of records, or a "
+    "CleverTap Get Events answer with a `records` array"
+)
+
+
+def stage_json(con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str) -> Stage:
+    """The stage of a `.json` file: JSON Lines, or one JSON document holding the records (an
+    array of them, or CleverTap's Get Events answer `{"status": ..., "records": [...]}`, one
+    such answer per line for several pages). Records of a document are numbered from 1 in
+    messages (`FILE: record N: ...`), since they have no line of their own."""
+    records = _document_records(file)
+    if records is None:
+        return stage_jsonl(con, file, table, tz)
+    with tempfile.TemporaryDirectory(prefix="reportkit-import-") as tmp:
+        lines = Path(tmp) / "records.jsonl"
+        with lines.open("w", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+                handle.write("\n")
+        staged = stage_jsonl(con, lines, table, tz)  # staged into a table: the file can go
+    return Stage(file, table, staged.props, "record")
+
+
+def _document_records(file: Path) -> list[Any] | None:
+    """The records of a file that is one JSON document (or one answer per line), or None for
+    JSON Lines of records."""
+    with file.open("rb") as handle:
+        head = handle.read(4096).decode("utf-8", "replace").lstrip(_BOM + _BLANK)
+    if not head.startswith(("[", "{")):
+        return None
+    if head.startswith("{"):
+        first = head.split("\n", 1)[0]
+        try:
+            line = json.loads(first)
+        except ValueError:
+            line = None  # a pretty-printed document, or JSON Lines whose first line is long
+        if isinstance(line, dict):
+            if isinstance(line.get("records"), list):
+                return _answer_pages(file)
+            if "status" in line and "event_name" not in line:
+                status = str(line["status"])[:40]
+                raise DataImportError(
+                    f"{file}:1: a CleverTap answer (status {status!r}) without a `records` "
+                    f"array: {_JSON_SHAPES}"
+                )
+            return None  # JSON Lines of records
+    try:
+        document = json.loads(file.read_text(encoding="utf-8-sig"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        if head.startswith("{"):
+            return None  # JSON Lines: the line reader names the bad line
+        where = (
+            f" at line {exc.lineno}, column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
+            else ""
+        )
+        raise DataImportError(f"{file}: not valid JSON{where}: {_JSON_SHAPES}") from None
+    if isinstance(document, list):
+        return document
+    if isinstance(document, dict) and isinstance(document.get("records"), list):
+        return list(document["records"])
+    if isinstance(document, dict) and "event_name" not in document:
+        raise DataImportError(f"{file}: a JSON object without a `records` array: {_JSON_SHAPES}")
+    return None
+
+
+def _answer_pages(file: Path) -> list[Any]:
+    """The records of one Get Events answer per line (pages written one after another)."""
+    records: list[Any] = []
+    with file.open(encoding="utf-8-sig") as handle:
+        for number, text in enumerate(handle, start=1):
+            if not text.strip(_BLANK):
+                continue
+            try:
+                page = json.loads(text)
+            except ValueError:
+                raise DataImportError(f"{file}:{number}: not valid JSON: {_JSON_SHAPES}") from None
+            if not isinstance(page, dict) or not isinstance(page.get("records"), list):
+                raise DataImportError(
+                    f"{file}:{number}: expected a Get Events answer with a `records` array, "
+                    "like the lines before it"
+                )
+            records.extend(page["records"])
+    return records
 
 
 def stage_jsonl(con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str) -> Stage:

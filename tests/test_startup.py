@@ -1,0 +1,85 @@
+"""The light commands stay light: `reportkit --help`, `validate` and `plan` load none of the
+heavy libraries (a behaviour test on `sys.modules` in a fresh interpreter, not a timing test;
+bench/startup.py prints the times)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Run the command in-process in a fresh interpreter, then list what got imported.
+PROBE = """
+import sys
+sys.argv = ["reportkit", *sys.argv[1:]]
+from reportkit.cli import main
+code = 0
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code or 0
+print("\\nEXIT", code)
+print("MODULES", " ".join(sorted(sys.modules)))
+"""
+
+HEAVY = {
+    "duckdb",
+    "weasyprint",
+    "vl_convert",
+    "jinja2",
+    "markupsafe",
+    "requests",
+    "urllib3",
+    "rich",
+    "ibis",
+    "pyspark",
+    "pandas",
+    "pyarrow",
+    "numpy",
+}
+
+
+def loaded_by(*args: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    lines = done.stdout.splitlines()
+    assert lines[-2] == "EXIT 0", done.stdout + done.stderr
+    return {name.split(".")[0] for name in lines[-1].split()[1:]}
+
+
+def test_help_loads_click_and_nothing_heavier() -> None:
+    loaded = loaded_by("--help")
+    assert "click" in loaded
+    assert not loaded & (HEAVY | {"jsonschema", "yaml", "json", "concurrent"})
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("validate", "reports/"),
+        ("plan", "reports/weekly-ecommerce.yaml", "--as-of", "2026-11-30"),
+        ("plan", "reports/weekly-ecommerce.yaml", "--as-of", "2026-11-30", "--json"),
+    ],
+    ids=["validate", "plan", "plan-json"],
+)
+def test_validate_and_plan_load_no_heavy_library(args: tuple[str, ...]) -> None:
+    loaded = loaded_by(*args)
+    assert {"yaml", "jsonschema"} <= loaded  # what checking a definition truly needs
+    assert not loaded & HEAVY, sorted(loaded & HEAVY)
+
+
+def test_the_probe_sees_a_heavy_library_when_a_command_needs_one(tmp_path: Path) -> None:
+    # `demo` builds a DuckDB store: the same probe must see duckdb, or the tests above prove nothing
+    store = tmp_path / "tiny.duckdb"
+    loaded = loaded_by("demo", "--events", "50", "--days", "2", "--db", str(store))
+    assert "duckdb" in loaded and store.is_file()
