@@ -8,6 +8,7 @@ Python user makes. The CLI only parses arguments, prints and maps errors to exit
     emulate   -> serving_emulator      demo     -> reportkit.sources.demo.build_demo
     preview   -> serving_preview
     import    -> reportkit.store.importer.import_events
+    export    -> export_path
     diff      -> diff_revisions
 """
 
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from reportkit.review.pairs import Definition, Pair
     from reportkit.sources.emulator import Emulator
     from reportkit.store.catalog import NameCatalog
+    from reportkit.store.export import ExportSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +164,8 @@ def _run_paths(
                 demo=choice.is_demo,
                 on_progress=callback,
                 now=moment,
+                # a source that sets its own limit (the warehouse's threads) gets that many
+                max_workers=max(6, int(getattr(source, "max_in_flight", 6))),
             )
             if deliver is None:
                 return outcomes, []
@@ -314,6 +318,14 @@ def send_folders(
 
 
 # ---------------------------------------------------------------- the other commands
+
+
+def export_path(db: Path, to: Path) -> ExportSummary:
+    """`reportkit export`: the store at `db` written to `to`/events/ as Parquet in the flat
+    layout that `reportkit import` and `--source warehouse:` read (docs/warehouse.md)."""
+    from reportkit.store.export import export_store
+
+    return export_store(db, to)
 
 
 def validate_paths(

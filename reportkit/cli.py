@@ -328,7 +328,8 @@ def _parse_formats(text: str | None) -> tuple[str, ...] | None:
     "source_text",
     default="demo",
     show_default=True,
-    help="demo (built-in demo data), local:PATH (a DuckDB store) or clevertap (your account).",
+    help="demo (built-in demo data), local:PATH (a DuckDB store), clevertap (your account)"
+    " or warehouse:URL (spark:DIR, parquet:DIR or an ibis URL; see docs/warehouse.md).",
 )
 @click.option(
     "--format", "format_text", help="Comma-separated formats: html,pdf,md (default: the report's)."
@@ -660,6 +661,43 @@ def import_command(
         click.echo(f"skipped {summary.skipped} invalid records:", err=True)
         for reason in summary.reasons:
             _warn(f"  {reason}")
+
+
+@cli.command("export")
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="The store to export (demo or imported).",
+)
+@click.option(
+    "--to",
+    "to",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="The folder to write TO/events/ into (replaced whole when it exists).",
+)
+def export_command(db: str, to: str) -> None:
+    """Write a local store to Parquet in the flat layout (one events table).
+
+    The folder loads into any warehouse, and answers through --source warehouse:parquet:DIR,
+    warehouse:spark:DIR or an ibis URL; reportkit import reads it back.
+
+    \b
+    Example:
+      reportkit export --db .reportkit/demo.duckdb --to warehouse/
+      reportkit run reports/ --source warehouse:spark:warehouse/
+    """
+    from pathlib import Path
+
+    from reportkit.app import export_path
+
+    summary = export_path(Path(db), Path(to))
+    click.echo(
+        f"wrote {summary.events} events, {len(summary.columns)} columns to {summary.folder}"
+        f" (timezone {summary.timezone})"
+    )
 
 
 @cli.command("render", context_settings=CONTEXT_SETTINGS)

@@ -1,4 +1,4 @@
-"""`--source demo | local:PATH | clevertap` -> an open Source."""
+"""`--source demo | local:PATH | clevertap | warehouse:URL` -> an open Source."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from reportkit.sources.base import Source
 
 @dataclass(frozen=True, slots=True)
 class SourceChoice:
-    kind: Literal["demo", "local", "clevertap"]
+    kind: Literal["demo", "local", "clevertap", "warehouse"]
     path: Path | None = None
+    url: str | None = None  # warehouse: the URL after `warehouse:`
 
     @property
     def is_demo(self) -> bool:
@@ -31,8 +32,15 @@ def parse_source(text: str) -> SourceChoice:
         return SourceChoice("clevertap")
     if text.startswith("local:") and len(text) > len("local:"):
         return SourceChoice("local", Path(text[len("local:") :]))
+    if text.startswith("warehouse:"):
+        from reportkit.sources.warehouse import parse_warehouse
+
+        url = text[len("warehouse:") :]
+        parse_warehouse(url)  # a bad URL is exit 2 before anything runs
+        return SourceChoice("warehouse", url=url)
     raise InvalidInput(
-        f"unknown source {text!r}: write demo, local:PATH (a DuckDB store) or clevertap"
+        f"unknown source {text!r}: write demo, local:PATH (a DuckDB store), clevertap"
+        " or warehouse:URL"
     )
 
 
@@ -70,6 +78,11 @@ def open_source(
             backoff_base=options.backoff,
             rate_limit_backoff=options.rate_limit_backoff,
         )
+    if choice.kind == "warehouse":
+        from reportkit.sources.warehouse import open_warehouse
+
+        assert choice.url is not None
+        return open_warehouse(choice.url)
     from reportkit.sources.local import LocalEngine, LocalSource
 
     if choice.kind == "demo":

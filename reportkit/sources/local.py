@@ -42,7 +42,7 @@ MAX_GROUPS = 20  # groups in one request, as the schema allows per query
 DAY = 86_400
 
 
-class _Fail(Exception):
+class Refused(Exception):
     """A request the service would refuse; carries the error text and code."""
 
     def __init__(self, error: str, code: int = 400) -> None:
@@ -52,7 +52,7 @@ class _Fail(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class _Window:
+class Window:
     start: date
     end: date
 
@@ -78,7 +78,7 @@ def bucket_width(lo: float, hi: float, unit: int = 1) -> int:
         base *= 10
 
 
-def _rank(values: dict[Any, int], order: str, top_n: int) -> list[tuple[Any, int]]:
+def rank_values(values: dict[Any, int], order: str, top_n: int) -> list[tuple[Any, int]]:
     sign = -1 if order == "desc" else 1
     return sorted(values.items(), key=lambda kv: (sign * kv[1], kv[0]))[:top_n]
 
@@ -121,7 +121,7 @@ class LocalEngine:
             return 500, {"status": "fail", "error": f"store unavailable: {exc}", "code": 500}
         try:
             return 200, self._answer(cur, endpoint, body)
-        except _Fail as exc:
+        except Refused as exc:
             return exc.code, {"status": "fail", "error": exc.error, "code": exc.code}
         except duckdb.Error as exc:
             return 500, {"status": "fail", "error": f"internal error: {exc}", "code": 500}
@@ -132,24 +132,24 @@ class LocalEngine:
 
     def _answer(self, cur: duckdb.DuckDBPyConnection, endpoint: str, body: Any) -> dict[str, Any]:
         if endpoint not in ENDPOINTS:
-            raise _Fail(f"Unknown endpoint : {endpoint}", 404)
+            raise Refused(f"Unknown endpoint : {endpoint}", 404)
         if not isinstance(body, dict):
-            raise _Fail("Request body must be a JSON object")
+            raise Refused("Request body must be a JSON object")
         name = body.get("event_name")
         if not isinstance(name, str) or not name:
-            raise _Fail("event_name is required")
-        window = _Window(_parse_day(body, "from"), _parse_day(body, "to"))
+            raise Refused("event_name is required")
+        window = Window(parse_day(body, "from"), parse_day(body, "to"))
         if window.start > window.end:
-            raise _Fail(f"from ({body['from']}) is after to ({body['to']})")
+            raise Refused(f"from ({body['from']}) is after to ({body['to']})")
         catalog = self._get_catalog(cur)
         if name not in catalog.events:
             catalog = self._get_catalog(cur, reload=True)
             if name not in catalog.events:
-                raise _Fail(f"Invalid event : {name}")
+                raise Refused(f"Invalid event : {name}")
         eid = catalog.events[name]
         groups = body.get("groups")
         if isinstance(groups, dict) and len(groups) > MAX_GROUPS:
-            raise _Fail(f"Too many groups : {len(groups)} (at most {MAX_GROUPS})")
+            raise Refused(f"Too many groups : {len(groups)} (at most {MAX_GROUPS})")
         catalog, events = self._scope(cur, catalog, eid, window, body)
         if endpoint == "/1/counts/top.json":
             return self._top(cur, catalog, events, body)
@@ -175,7 +175,7 @@ class LocalEngine:
         cur: duckdb.DuckDBPyConnection,
         catalog: Catalog,
         eid: int,
-        window: _Window,
+        window: Window,
         body: dict[str, Any],
     ) -> tuple[Catalog, _Scope]:
         """The request's events: its event, its window and every filter of its body."""
@@ -197,7 +197,7 @@ class LocalEngine:
         try:
             condition = filter_condition(body, lookup)
         except FilterError as exc:
-            raise _Fail(f"Invalid filter : {exc}") from None
+            raise Refused(f"Invalid filter : {exc}") from None
         groups = body.get("groups")
         joined = condition.needs_profiles or (
             isinstance(groups, dict)
@@ -233,28 +233,28 @@ class LocalEngine:
     ) -> dict[str, Any]:
         groups = body.get("groups")
         if not isinstance(groups, dict) or not groups:
-            raise _Fail("groups is required")
+            raise Refused("groups is required")
         plans: list[tuple[str, str, tuple[Column, ...], int, str]] = []
         for key, group in groups.items():
             if not isinstance(group, dict):
-                raise _Fail("Invalid group")
+                raise Refused("Invalid group")
             scope, name = group.get("property_type"), group.get("name")
             if scope not in SCOPES or not isinstance(name, str):
-                raise _Fail("Invalid group")
+                raise Refused("Invalid group")
             top_n, order = group.get("top_n", 10), group.get("order", "desc")
             if not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 1:
-                raise _Fail(f"Invalid top_n : {top_n}")
+                raise Refused(f"Invalid top_n : {top_n}")
             if order not in ("asc", "desc"):
-                raise _Fail(f"Invalid order : {order}")
+                raise Refused(f"Invalid order : {order}")
             catalog, cols = self._columns(cur, catalog, scope, name)
             if not cols and not (scope == "session_properties" and name == "time_of_day"):
-                raise _Fail("Invalid group")
+                raise Refused("Invalid group")
             plans.append((str(key), scope, cols, top_n, order))
         answer: dict[str, Any] = {"status": "success"}
         for key, scope, cols, top_n, order in plans:
             maps = self._top_group(cur, events, scope, cols)
             answer[key] = {
-                typ: {_label(v): n for v, n in _rank(values, order, top_n)}
+                typ: {label_of(v): n for v, n in rank_values(values, order, top_n)}
                 for typ, values in maps.items()
                 if values
             }
@@ -301,38 +301,38 @@ class LocalEngine:
         cur: duckdb.DuckDBPyConnection,
         catalog: Catalog,
         events: _Scope,
-        window: _Window,
+        window: Window,
         body: dict[str, Any],
     ) -> dict[str, Any]:
         groups = body.get("groups")
         if not isinstance(groups, dict) or not groups:
-            raise _Fail("groups is required")
+            raise Refused("groups is required")
         unique, prop = body.get("unique", False), body.get("sum_event_prop")
         if not isinstance(unique, bool):
-            raise _Fail("unique must be true or false")
+            raise Refused("unique must be true or false")
         measure = "count(DISTINCT e.pid)" if unique else "count(*)"
         if prop is not None:
             if unique:
-                raise _Fail("unique and sum_event_prop cannot be combined")
+                raise Refused("unique and sum_event_prop cannot be combined")
             if not isinstance(prop, str):
-                raise _Fail("Invalid group")
+                raise Refused("Invalid group")
             catalog, cols = self._columns(cur, catalog, "event_properties", prop)
             numbers = [c for c in cols if c.type == "NUMBER"]
             if not numbers:
-                raise _Fail("Invalid group")
+                raise Refused("Invalid group")
             measure = f"coalesce(sum(e.{numbers[0].col}), 0)"
         kinds: dict[str, str] = {}
         for key, group in groups.items():
             kind = group.get("trend_type") if isinstance(group, dict) else None
             if kind not in ("daily", "weekly", "monthly"):
-                raise _Fail(f"Invalid trend_type : {kind}")
+                raise Refused(f"Invalid trend_type : {kind}")
             kinds[str(key)] = kind
         days = (window.end - window.start).days + 1
         for kind in set(kinds.values()):
             points = {"daily": days, "weekly": days // 7 + 1, "monthly": days // 28 + 1}[kind]
             if points > MAX_TREND_POINTS:
                 # bounded work for any request: the planner refuses such trends too
-                raise _Fail(
+                raise Refused(
                     f"Trend too long : {kind} over {days} days (at most {MAX_TREND_POINTS})"
                 )
         answer: dict[str, Any] = {"status": "success"}
@@ -343,17 +343,17 @@ class LocalEngine:
                 f" FROM {events.sql} GROUP BY period",
                 events.params,
             ).fetchall()
-            found = {period: _number(v) for period, v in rows}
-            answer[key] = {p.strftime("%Y%m%d"): found.get(p, 0) for p in _periods(window, kind)}
+            found = {period: number_of(v) for period, v in rows}
+            answer[key] = {p.strftime("%Y%m%d"): found.get(p, 0) for p in periods_of(window, kind)}
         return answer
 
 
-def _number(value: Any) -> int | float:
+def number_of(value: Any) -> int | float:
     number = float(value)
     return int(number) if number.is_integer() else number
 
 
-def _periods(window: _Window, kind: str) -> list[date]:
+def periods_of(window: Window, kind: str) -> list[date]:
     if kind == "daily":
         first, step = window.start, "day"
     elif kind == "weekly":
@@ -412,19 +412,19 @@ def _summary(
     return row[0], row[1], int(row[2]), int(row[3])
 
 
-def _label(value: Any) -> str:
+def label_of(value: Any) -> str:
     """A map key as the service writes it: ranges (lo, hi) as "lo-hi"."""
     return f"{value[0]}-{value[1]}" if isinstance(value, tuple) else str(value)
 
 
-def _parse_day(body: dict[str, Any], key: str) -> date:
+def parse_day(body: dict[str, Any], key: str) -> date:
     value = body.get(key)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise _Fail(f"Invalid {key} date : {value!r} (expected an integer YYYYMMDD)")
+        raise Refused(f"Invalid {key} date : {value!r} (expected an integer YYYYMMDD)")
     try:
         return date(value // 10000, value // 100 % 100, value % 100)
     except (ValueError, OverflowError):
-        raise _Fail(f"Invalid {key} date : {value} (expected an integer YYYYMMDD)") from None
+        raise Refused(f"Invalid {key} date : {value} (expected an integer YYYYMMDD)") from None
 
 
 class LocalSource:
