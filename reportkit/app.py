@@ -382,6 +382,10 @@ def source_catalog(
         if not path.is_file():  # names do not change with the days a store covers
             ensure_demo(path, today or datetime.now(UTC).date())
         return store_catalog(path, "demo", window)
+    if choice.kind != "local":
+        raise InvalidInput(
+            f"catalog: the {choice.kind} source has no catalog yet (demo, local:PATH, clevertap)"
+        )
     assert choice.path is not None
     if not choice.path.is_file():
         raise InvalidInput(
