@@ -28,6 +28,8 @@ The Python API, the same functions the `reportkit` command calls::
     plan = reportkit.plan_requests(report, date(2026, 11, 30))
     outcomes = reportkit.run_paths([Path("reports")], reportkit.RunOptions(out=Path("out")))
 
+More, with delivery, in docs/python-api.md.
+
 Names load on first use, so `import reportkit` costs nothing the caller does not touch.
 """
 
@@ -39,7 +41,17 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from reportkit.app import RunOptions, run_paths
+    from reportkit.app import (
+        DeliverOptions,
+        DeliveryOutcome,
+        RunOptions,
+        deliver_outcomes,
+        run_and_deliver,
+        run_paths,
+        send_folders,
+        source_catalog,
+        validate_paths,
+    )
     from reportkit.errors import (
         AuthError,
         DataImportError,
@@ -62,7 +74,17 @@ if TYPE_CHECKING:
     from reportkit.runner import ReportOutcome, run_reports
 
 _HOMES = {
-    "reportkit.app": ("RunOptions", "run_paths"),
+    "reportkit.app": (
+        "DeliverOptions",
+        "DeliveryOutcome",
+        "RunOptions",
+        "deliver_outcomes",
+        "run_and_deliver",
+        "run_paths",
+        "send_folders",
+        "source_catalog",
+        "validate_paths",
+    ),
     "reportkit.errors": (
         "AuthError",
         "DataImportError",
@@ -106,7 +128,9 @@ __all__ = [
     "CheckResult",
     "DataImportError",
     "DateRange",
+    "DeliverOptions",
     "DeliveryError",
+    "DeliveryOutcome",
     "Filter",
     "Group",
     "InvalidInput",
@@ -128,10 +152,15 @@ __all__ = [
     "WindowSpec",
     "__version__",
     "build_report_result",
+    "deliver_outcomes",
     "load_report",
     "load_reports",
     "plan_requests",
     "resolve_window",
+    "run_and_deliver",
     "run_paths",
     "run_reports",
+    "send_folders",
+    "source_catalog",
+    "validate_paths",
 ]

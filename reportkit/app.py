@@ -2,6 +2,7 @@
 Python user makes. The CLI only parses arguments, prints and maps errors to exit codes.
 
     validate  -> validate_paths        plan     -> plan_path
+    catalog   -> source_catalog
     run       -> run_paths (+ deliver_outcomes with --deliver)
     send      -> send_folders          render   -> rerender_folder, rebuild_from_pdf
     emulate   -> serving_emulator      demo     -> reportkit.sources.demo.build_demo
@@ -18,18 +19,18 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from reportkit.errors import InvalidInput, ReportkitError
+from reportkit.errors import InvalidInput, ReportkitError, SpecError
 from reportkit.language.model import Report
 from reportkit.language.spec import load_reports
 from reportkit.runner import ReportOutcome, default_as_of, finish_reports, plan_reports
 from reportkit.sources.base import Source
-from reportkit.sources.execute import Progress
+from reportkit.sources.execute import ProgressEvent, ReportStep
 from reportkit.sources.factory import CleverTapOptions, open_source, parse_source
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from reportkit.review.git import Tree
     from reportkit.review.pairs import Definition, Pair
     from reportkit.sources.emulator import Emulator
+    from reportkit.store.catalog import NameCatalog
     from reportkit.store.export import ExportSummary
 
 
@@ -52,7 +54,9 @@ class RunOptions:
     formats: tuple[str, ...] | None = None
     out: Path = Path("out")
     state_dir: Path = Path(".reportkit")
-    use_cache: bool = True
+    use_cache: bool = (
+        True  # False (`--no-cache`): ask again, and refresh the cache with the answers
+    )
     shard: tuple[int, int] | None = None  # (I, N), 1-based
     clevertap: CleverTapOptions = field(default_factory=CleverTapOptions)
 
@@ -73,17 +77,43 @@ def run_paths(
     options: RunOptions,
     *,
     progress: bool = False,
-    on_progress: Callable[[Progress], None] | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
     now: datetime | None = None,
     on_finished: Callable[[Source], None] | None = None,
 ) -> list[ReportOutcome]:
     """Validate, plan, execute and publish every report under `paths`.
 
+    `on_progress` sees every request's steps (`Progress`: sent, polled, done ...) and every
+    report's rendering (`ReportStep`); `progress` draws them on the terminal instead.
     `on_finished` sees the source once every report is done, before it is closed (the CLI reads
     a CleverTap source's request counts there). An interrupt (Ctrl-C, SIGTERM raised as an
     exception) leaves no staging folder behind under `options.out`."""
+    outcomes, _ = run_and_deliver(
+        paths,
+        options,
+        None,
+        progress=progress,
+        on_progress=on_progress,
+        now=now,
+        on_finished=on_finished,
+    )
+    return outcomes
+
+
+def run_and_deliver(
+    paths: Sequence[Path],
+    options: RunOptions,
+    deliver: DeliverOptions | None,
+    *,
+    progress: bool = False,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    now: datetime | None = None,
+    on_finished: Callable[[Source], None] | None = None,
+) -> tuple[list[ReportOutcome], list[DeliveryOutcome]]:
+    """`run_paths`, then (with `deliver`) `deliver_outcomes` for the reports, within the same
+    progress display: `reportkit run --deliver`."""
     try:
-        return _run_paths(paths, options, progress, on_progress, now, on_finished)
+        return _run_paths(paths, options, deliver, progress, on_progress, now, on_finished)
     except KeyboardInterrupt:
         from reportkit.publish.staging import sweep
 
@@ -94,16 +124,17 @@ def run_paths(
 def _run_paths(
     paths: Sequence[Path],
     options: RunOptions,
+    deliver: DeliverOptions | None,
     progress: bool,
-    on_progress: Callable[[Progress], None] | None,
+    on_progress: Callable[[ProgressEvent], None] | None,
     now: datetime | None,
     on_finished: Callable[[Source], None] | None,
-) -> list[ReportOutcome]:
+) -> tuple[list[ReportOutcome], list[DeliveryOutcome]]:
     moment = now or datetime.now(UTC)
     choice = parse_source(options.source)
     reports = select_shard(load_reports(list(paths)), options.shard)
     if not reports:
-        return []
+        return [], []
     days = [options.as_of or default_as_of(r, moment) for r in reports]
     source = open_source(
         choice,
@@ -111,20 +142,21 @@ def _run_paths(
         latest_day=max(days),
         clevertap=options.clevertap,
     )
-    cache = None
-    if options.use_cache:
-        from reportkit.sources.cache import ResultCache, cache_namespace
+    from reportkit.sources.cache import ResultCache, cache_namespace
 
-        cache = ResultCache(
-            options.state_dir / "cache",
-            namespace=cache_namespace(source),
-            today=min(default_as_of(r, moment) for r in reports),
-        )
+    cache = ResultCache(
+        options.state_dir / "cache",
+        namespace=cache_namespace(source),
+        today=min(default_as_of(r, moment) for r in reports),
+        refresh=not options.use_cache,  # --no-cache asks again and keeps the fresh answers
+    )
     planned = plan_reports(reports, as_of=options.as_of, now=moment)
     try:
 
-        def finish(callback: Callable[[Progress], None] | None) -> list[ReportOutcome]:
-            return finish_reports(
+        def finish(
+            callback: Callable[[ProgressEvent], None] | None,
+        ) -> tuple[list[ReportOutcome], list[DeliveryOutcome]]:
+            outcomes = finish_reports(
                 planned,
                 source,
                 out=options.out,
@@ -136,18 +168,29 @@ def _run_paths(
                 # a source that sets its own limit (the warehouse's threads) gets that many
                 max_workers=max(6, int(getattr(source, "max_in_flight", 6))),
             )
+            if deliver is None:
+                return outcomes, []
+            sent = deliver_outcomes(
+                outcomes,
+                deliver,
+                state_dir=options.state_dir,
+                out=options.out,
+                on_progress=callback,
+            )
+            return outcomes, sent
 
         if progress:
             from reportkit.progress import QueryProgress
 
             plans = [o.plan for o in planned if o.plan is not None]
-            with QueryProgress(plans, stream=sys.stderr) as view:
-                outcomes = finish(view)
+            delivering = [r.id for r in reports if deliver and r.deliver.email is not None]
+            with QueryProgress(plans, stream=sys.stderr, delivering=delivering) as view:
+                done = finish(view)
         else:
-            outcomes = finish(on_progress)
+            done = finish(on_progress)
         if on_finished is not None:
             on_finished(source)
-        return outcomes
+        return done
     finally:
         source.close()
 
@@ -291,16 +334,21 @@ def deliver_outcomes(
     *,
     state_dir: Path,
     out: Path,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
 ) -> list[DeliveryOutcome]:
     """Deliver every successful report on each of its channels (email, Slack, webhook); a
-    failure notice by email for failed ones that ask for it."""
+    failure notice by email for failed ones that ask for it. `on_progress` sees each report's
+    delivery as a `ReportStep`."""
     from reportkit.deliver.email import send_failure_notice
 
+    tell = on_progress or (lambda _: None)
     smtp = _Smtp(options)
     done: list[DeliveryOutcome] = []
     for outcome in outcomes:
+        report_id = outcome.report.id
         if outcome.ok and outcome.out_dir is not None:
-            done += deliver_folder_channels(
+            tell(ReportStep(report_id, "deliver", "running"))
+            sent = deliver_folder_channels(
                 outcome.report,
                 outcome.out_dir,
                 options,
@@ -308,15 +356,23 @@ def deliver_outcomes(
                 state_dir=state_dir,
                 outbox=out / "outbox",
             )
+            errors = [d.error for d in sent if d.error]
+            if errors:
+                tell(ReportStep(report_id, "deliver", "failed", "; ".join(errors)))
+            else:
+                actions = ", ".join(d.delivery.action for d in sent if d.delivery is not None)
+                tell(ReportStep(report_id, "deliver", "done", actions))
+            done += sent
             continue
         email = outcome.report.deliver.email
         if email is None or not email.on_failure:
             continue
+        tell(ReportStep(report_id, "deliver", "running"))
         errors = [str(f) for f in outcome.failures]
         errors += [outcome.error] if outcome.error else []
         try:
             delivery = send_failure_notice(
-                outcome.report.id,
+                report_id,
                 outcome.report.title,
                 email.on_failure,
                 errors,
@@ -326,12 +382,15 @@ def deliver_outcomes(
                 sender=options.sender,
             )
         except ReportkitError as exc:
-            done.append(DeliveryOutcome(outcome.report.id, error=f"email: {exc}"))
+            tell(ReportStep(report_id, "deliver", "failed", str(exc)))
+            done.append(DeliveryOutcome(report_id, error=f"email: {exc}"))
             continue
         except Exception as exc:  # a bug in one report's delivery must not stop the others'
-            done.append(DeliveryOutcome(outcome.report.id, error=_unexpected(exc)))
+            tell(ReportStep(report_id, "deliver", "failed", _unexpected(exc)))
+            done.append(DeliveryOutcome(report_id, error=_unexpected(exc)))
             continue
-        done.append(DeliveryOutcome(outcome.report.id, delivery))
+        tell(ReportStep(report_id, "deliver", "done", delivery.action))
+        done.append(DeliveryOutcome(report_id, delivery))
     return done
 
 
@@ -384,10 +443,70 @@ def export_path(db: Path, to: Path) -> ExportSummary:
     return export_store(db, to)
 
 
-def validate_paths(paths: Sequence[Path]) -> list[Report]:
+def validate_paths(
+    paths: Sequence[Path],
+    *,
+    source: str | None = None,
+    state_dir: Path = Path(".reportkit"),
+    env: Mapping[str, str] | None = None,
+) -> list[Report]:
     """`reportkit validate`: every definition under `paths`, loaded and checked (SpecError lists
-    every problem, located)."""
-    return load_reports(list(paths))
+    every problem, located). With `source`, every event and property name is also looked up in
+    that source's catalog, and a near miss gets a did-you-mean."""
+    reports = load_reports(list(paths))
+    if source is None:
+        return reports
+    from reportkit.language.spec import name_references
+    from reportkit.store.catalog import check_names
+
+    catalog = source_catalog(source, state_dir=state_dir, window=None, env=env)
+    problems = [
+        line
+        for report in reports
+        if report.path is not None
+        for line in check_names(name_references(report.path), catalog)
+    ]
+    if problems:
+        raise SpecError(problems)
+    return reports
+
+
+def source_catalog(
+    source: str,
+    *,
+    state_dir: Path = Path(".reportkit"),
+    window: tuple[date, date] | None = None,
+    env: Mapping[str, str] | None = None,
+    today: date | None = None,
+) -> NameCatalog:
+    """`reportkit catalog`: the events and properties `source` holds, counted over `window`
+    (None: all its days). For clevertap: what earlier answers in the answer cache show (of the
+    account in CLEVERTAP_ACCOUNT_ID when it is set)."""
+    from reportkit.store.catalog import cache_catalog, store_catalog
+
+    choice = parse_source(source)
+    if choice.kind == "clevertap":
+        account = (os.environ if env is None else env).get("CLEVERTAP_ACCOUNT_ID", "").strip()
+        return cache_catalog(
+            state_dir / "cache", f"clevertap:{account}@" if account else "clevertap:"
+        )
+    if choice.kind == "demo":
+        from reportkit.sources.demo import ensure_demo
+
+        path = state_dir / "demo.duckdb"
+        if not path.is_file():  # names do not change with the days a store covers
+            ensure_demo(path, today or datetime.now(UTC).date())
+        return store_catalog(path, "demo", window)
+    if choice.kind != "local":
+        raise InvalidInput(
+            f"catalog: the {choice.kind} source has no catalog yet (demo, local:PATH, clevertap)"
+        )
+    assert choice.path is not None
+    if not choice.path.is_file():
+        raise InvalidInput(
+            f"{choice.path}: no such DuckDB store (build one with reportkit demo or import)"
+        )
+    return store_catalog(choice.path, f"local:{choice.path}", window)
 
 
 def plan_path(path: Path, as_of: date | None = None) -> tuple[Report, date, Plan]:

@@ -141,19 +141,29 @@ PATHS = click.argument(
 
 @cli.command()
 @PATHS
-def validate(paths: tuple[Path, ...]) -> None:
+@click.option(
+    "--source",
+    "source_text",
+    default=None,
+    help="Also check every event and property name against this source's catalog: demo,"
+    " local:PATH or clevertap (what the answer cache shows).",
+)
+@STATE_DIR
+def validate(paths: tuple[Path, ...], source_text: str | None, state_dir: Path) -> None:
     """Check report definitions (files or folders) against the schema.
 
     Prints one line FILE:LINE:COLUMN: path: message for every problem and exits 2 when there is
-    any; exits 0 when every definition is valid.
+    any; exits 0 when every definition is valid. With --source, a name the source does not hold
+    is a problem too, with the name it most likely meant.
 
     \b
     Example:
       reportkit validate reports/
+      reportkit validate reports/ --source local:events.duckdb
     """
     from reportkit.app import validate_paths
 
-    reports = validate_paths(list(paths))
+    reports = validate_paths(list(paths), source=source_text, state_dir=state_dir)
     noun = "definition is" if len(reports) == 1 else "definitions are"
     click.echo(f"ok: {len(reports)} report {noun} valid")
 
@@ -213,6 +223,78 @@ def plan(path: Path, as_of: datetime | None, as_json: bool) -> None:
         click.echo(f"       serves {', '.join(serves)}")
 
 
+@cli.command("catalog")
+@click.option(
+    "--source",
+    "source_text",
+    default="demo",
+    show_default=True,
+    help="demo, local:PATH (a DuckDB store) or clevertap (what earlier answers in the cache show).",
+)
+@click.option(
+    "--window",
+    default="last_30_days",
+    show_default=True,
+    help="Count over this window (any relative window a report may name), or `all`.",
+)
+@AS_OF
+@STATE_DIR
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog as JSON.")
+def catalog_command(
+    source_text: str, window: str, as_of: datetime | None, state_dir: Path, as_json: bool
+) -> None:
+    """List the events a source holds and their properties (event, session, profile), with the
+    value type and how many events (or profiles) have a value.
+
+    \b
+    Example:
+      reportkit catalog --source local:events.duckdb --window last_7_days
+      reportkit catalog --source clevertap --json
+    """
+    import json
+
+    from reportkit.app import source_catalog
+    from reportkit.language.model import WindowSpec
+    from reportkit.language.windows import is_window_token, resolve_window
+
+    span = None
+    if window != "all":
+        if not is_window_token(window):
+            raise click.BadParameter(
+                f"{window!r}: write a relative window such as last_30_days, or all",
+                param_hint="--window",
+            )
+        day = as_of.date() if as_of else datetime.now().date()
+        resolved = resolve_window(WindowSpec(token=window), day)
+        span = (resolved.start, resolved.end)
+    found = source_catalog(source_text, state_dir=state_dir, window=span)
+    if as_json:
+        click.echo(json.dumps(found.to_dict(), indent=2, ensure_ascii=False))
+        return
+    over = f"{span[0].isoformat()} .. {span[1].isoformat()}" if span else "all days"
+    if not found.complete:
+        over = "names seen in earlier answers, not counted; a name missing here may still exist"
+    click.echo(f"{found.source}: {over}")
+
+    def count(value: int | None) -> str:
+        return "" if value is None else f"{value:,}"
+
+    rows: list[tuple[str, str, str, str]] = []
+    for event in found.events:
+        rows.append((event.name, "event", "", count(event.count)))
+        rows += [(f"  {p.name}", p.scope, p.type, count(p.count)) for p in event.properties]
+    if found.profile:
+        rows.append(("(profiles)", "", "", ""))
+        rows += [(f"  {p.name}", p.scope, p.type, count(p.count)) for p in found.profile]
+    if not rows:
+        click.echo("  (no events)")
+        return
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for name, scope, typ, number in rows:
+        line = f"{name:<{widths[0]}}  {scope:<{widths[1]}}  {typ:<{widths[2]}}  {number:>10}"
+        click.echo(inert_text(line.rstrip()))
+
+
 def _parse_shard(text: str | None) -> tuple[int, int] | None:
     if text is None:
         return None
@@ -220,6 +302,8 @@ def _parse_shard(text: str | None) -> tuple[int, int] | None:
         index, total = (int(part) for part in text.split("/"))
     except ValueError:
         raise click.BadParameter("write I/N, e.g. 1/4", param_hint="--shard") from None
+    if total < 1:
+        raise click.BadParameter(f"{text}: N must be at least 1", param_hint="--shard")
     if not 1 <= index <= total:
         raise click.BadParameter(f"{text}: I must be between 1 and N", param_hint="--shard")
     return index, total
@@ -259,7 +343,11 @@ def _parse_formats(text: str | None) -> tuple[str, ...] | None:
     help="Reports go to OUT/<report id>/<window end>/.",
 )
 @STATE_DIR
-@click.option("--no-cache", is_flag=True, help="Ask the source again even for cached answers.")
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Ask the source again even for cached answers, and refresh the cache with the new ones.",
+)
 @click.option(
     "--shard",
     "shard_text",
@@ -365,13 +453,7 @@ def run(
       reportkit run reports/ --as-of 2026-11-30 --out out
       reportkit run reports/weekly-ecommerce.yaml --source local:events.duckdb --format pdf
     """
-    from reportkit.app import (
-        DeliverOptions,
-        RunOptions,
-        check_delivery_paths,
-        deliver_outcomes,
-        run_paths,
-    )
+    from reportkit.app import DeliverOptions, RunOptions, check_delivery_paths, run_and_deliver
     from reportkit.sources.factory import CleverTapOptions
 
     delivery = DeliverOptions(smtp_url=smtp_url, dry_run=dry_run)
@@ -399,9 +481,10 @@ def run(
     )
     show = not quiet and not as_json and sys.stderr.isatty()
     started = time.monotonic()
-    outcomes = run_paths(
+    outcomes, sent = run_and_deliver(
         list(paths),
         options,
+        delivery if deliver else None,
         progress=show,
         on_finished=None if quiet else lambda source: _tell_traffic(source, started),
     )
@@ -412,6 +495,7 @@ def run(
             manifests.append(outcome.manifest.to_dict())
             if not as_json:
                 click.echo(f"ok      {outcome.report.id}  {outcome.out_dir}")
+                _tell_carried_over(outcome.manifest)
             _tell_checks(outcome)
             checks_failed = checks_failed or bool(outcome.failed_checks)
             continue
@@ -426,7 +510,6 @@ def run(
 
         click.echo(json.dumps(manifests, indent=2, ensure_ascii=False))
     if deliver:
-        sent = deliver_outcomes(outcomes, delivery, state_dir=state_dir, out=out)
         failed = _report_deliveries(sent, quiet=as_json) or failed
     if failed:
         sys.exit(1)
@@ -442,6 +525,14 @@ def _tell_checks(outcome: Any) -> None:
             mark = "CHECK  " if check.severity == "fail" else "WARNING"
             where = f"{check.query}.{check.id}" if check.query else check.id
             _warn(f"{mark} {outcome.report.id}: {where}: {check.message}")
+
+
+def _tell_carried_over(manifest: Any) -> None:
+    """What a rerun with fewer formats did with the files of the earlier report."""
+    if manifest.kept:
+        click.echo(f"        kept from the earlier run (same numbers): {', '.join(manifest.kept)}")
+    if manifest.removed:
+        _warn(f"        removed (built from other numbers): {', '.join(manifest.removed)}")
 
 
 def _tell_traffic(source: object, started: float) -> None:
@@ -749,6 +840,7 @@ def render_command(
         click.echo(manifest.to_json(), nl=False)
     else:
         click.echo(f"rendered {where} ({', '.join(manifest.formats)})")
+        _tell_carried_over(manifest)
 
 
 @cli.command("diff")

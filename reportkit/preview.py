@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from reportkit.errors import InvalidInput, ReportkitError, SpecError
-from reportkit.sources.execute import AnswerCache, Progress
+from reportkit.sources.execute import AnswerCache, Progress, ProgressEvent
 
 if TYPE_CHECKING:
     from reportkit.language.model import OutputSpec
@@ -152,8 +152,8 @@ class Preview:
             return Build(name, generation, problems=(f"{name}: no such report definition",))
         counts = {"sent": 0, "cached": 0}
 
-        def count(step: Progress) -> None:
-            if step.state in counts:
+        def count(step: ProgressEvent) -> None:
+            if isinstance(step, Progress) and step.state in counts:
                 counts[step.state] += 1
 
         try:

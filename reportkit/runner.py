@@ -16,10 +16,17 @@ from typing import TYPE_CHECKING
 from reportkit.errors import ReportkitError
 from reportkit.language.model import Report
 from reportkit.language.windows import local_date
-from reportkit.plan import Plan, plan_requests
+from reportkit.plan import Plan, Request, plan_requests
 from reportkit.results import CheckResult, ReportResult, build_report_result
 from reportkit.sources.base import Source
-from reportkit.sources.execute import AnswerCache, Answers, Progress, execute, unique_requests
+from reportkit.sources.execute import (
+    AnswerCache,
+    Answers,
+    ProgressEvent,
+    ReportStep,
+    execute,
+    unique_requests,
+)
 
 if TYPE_CHECKING:
     from reportkit.publish.folders import Manifest
@@ -74,10 +81,31 @@ def _failures(plan: Plan, answers: Answers) -> tuple[QueryFailure, ...]:
             continue
         body = json.dumps(request.body, separators=(",", ":"), ensure_ascii=False)
         for serves in request.serves:
+            said = message
+            if "Invalid group" in message:
+                said += _groups_asked(request, serves.query_id)
             out.setdefault(
-                serves.query_id, QueryFailure(serves.query_id, request.endpoint, body, message)
+                serves.query_id, QueryFailure(serves.query_id, request.endpoint, body, said)
             )
     return tuple(out.values())
+
+
+def _groups_asked(request: Request, query_id: str) -> str:
+    """For an "Invalid group" answer (the API does not say which): the groups this query asked,
+    so that the user sees which names to check."""
+    groups = request.body.get("groups") or {}
+    asked = []
+    for serves in request.serves:
+        group = groups.get(serves.request_key or "")
+        if serves.query_id == query_id and isinstance(group, dict):
+            asked.append(f"{serves.group} ({group.get('property_type')} {group.get('name')!r})")
+    if not asked:
+        return ""
+    return (
+        f"; one of the groups of query {query_id!r} is unknown to the source: "
+        + ", ".join(dict.fromkeys(asked))
+        + " (`reportkit validate --source ...` names it)"
+    )
 
 
 def plan_reports(
@@ -126,7 +154,7 @@ def finish_reports(
     formats: Sequence[str] | None = None,
     cache: AnswerCache | None = None,
     demo: bool = False,
-    on_progress: Callable[[Progress], None] | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
     now: datetime | None = None,
     max_workers: int = 6,
 ) -> list[ReportOutcome]:
@@ -143,6 +171,7 @@ def finish_reports(
         on_progress=on_progress,
         max_workers=max_workers,
     )
+    tell = on_progress or (lambda _: None)
     finished: list[ReportOutcome] = []
     for outcome in planned:
         plan = outcome.plan
@@ -151,8 +180,10 @@ def finish_reports(
             continue
         failures = _failures(plan, answers)
         if failures:
+            tell(ReportStep(outcome.report.id, "render", "skipped", "a query failed"))
             finished.append(ReportOutcome(outcome.report, plan, failures=failures))
             continue
+        tell(ReportStep(outcome.report.id, "render", "running"))
         try:
             result = build_report_result(
                 plan,
@@ -168,11 +199,13 @@ def finish_reports(
             if cache:
                 for request in plan.requests:
                     cache.discard(request)
+            tell(ReportStep(outcome.report.id, "render", "failed", str(exc)))
             finished.append(ReportOutcome(outcome.report, plan, error=str(exc)))
             continue
         try:
             result = assess(plan.report, result)
         except ReportkitError as exc:
+            tell(ReportStep(outcome.report.id, "render", "failed", str(exc)))
             finished.append(ReportOutcome(outcome.report, plan, error=str(exc)))
             continue
         try:
@@ -185,8 +218,10 @@ def finish_reports(
                 definition=_definition(plan.report),
             )
         except ReportkitError as exc:
+            tell(ReportStep(outcome.report.id, "render", "failed", str(exc)))
             finished.append(ReportOutcome(outcome.report, plan, error=str(exc)))
             continue
+        tell(ReportStep(outcome.report.id, "render", "done"))
         finished.append(
             ReportOutcome(
                 outcome.report,
@@ -229,7 +264,7 @@ def run_reports(
     formats: Sequence[str] | None = None,
     cache: AnswerCache | None = None,
     demo: bool = False,
-    on_progress: Callable[[Progress], None] | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
     now: datetime | None = None,
 ) -> list[ReportOutcome]:
     """Run every report against `source` and publish each one that fully succeeded under `out`."""

@@ -85,10 +85,54 @@ def test_compare_fills_previous_counts_by_value() -> None:
         },
     )
     (query,) = build_report_result(plan, bodies, source="demo", demo=True, generated_at=NOW).queries
-    assert query.groups[0].rows == (Row("STR", "Berlin", 9, None), Row("STR", "Pune", 5, 1))
+    # the previous list is shorter than top_n (3): it is complete, so Berlin had none then
+    assert query.groups[0].rows == (Row("STR", "Berlin", 9, 0), Row("STR", "Pune", 5, 1))
     assert query.groups[1].rows == ()  # the source left the group out: no rows
     assert (query.total, query.previous_total) == (14, 3)
     assert query.previous_window is not None and query.previous_window.end == date(2026, 11, 22)
+
+
+def test_a_value_outside_the_previous_top_n_is_marked_never_blank() -> None:
+    """Face Cream is 3rd now and was 4th before, outside the previous top 3: its previous count
+    is unknown, and says so. A type whose previous list was short is complete: 0."""
+    plan = make_plan(TOP, header="compare: previous_period\n")
+    bodies = answer(
+        plan,
+        {
+            ("top.json", 20261123): {
+                "status": "success",
+                "city": {"STR": {"Pune": 50, "Berlin": 40, "Face Cream": 30}, "ENUM": {"Oslo": 1}},
+            },
+            ("top.json", 20261116): {
+                "status": "success",
+                "city": {"STR": {"Pune": 45, "Berlin": 41, "Lyon": 28}, "ENUM": {"Rome": 2}},
+            },
+            ("events.json", 20261123): {"status": "success", "count": 121},
+            ("events.json", 20261116): {"status": "success", "count": 140},
+        },
+    )
+    (query,) = build_report_result(plan, bodies, source="demo", demo=True, generated_at=NOW).queries
+    assert query.groups[0].rows == (
+        Row("STR", "Pune", 50, 45),
+        Row("STR", "Berlin", 40, 41),
+        Row("STR", "Face Cream", 30, None, previous_outside_top_n=True),
+    )
+    plan_one = make_plan(TOP.replace("top_n: 3", "top_n: 5"), header="compare: previous_period\n")
+    (wide,) = build_report_result(
+        plan_one,
+        answer(plan_one, {k: v for k, v in _keys(bodies, plan)}),
+        source="demo",
+        demo=True,
+        generated_at=NOW,
+    ).queries
+    by_value = {r.value: r for r in wide.groups[0].rows}
+    # the previous answer listed 4 values, fewer than top_n 5: complete, so these had none
+    assert by_value["Oslo"] == Row("ENUM", "Oslo", 1, 0)
+    assert by_value["Face Cream"].previous == 0
+
+
+def _keys(bodies: dict[str, Any], plan: Plan) -> list[tuple[tuple[str, int], dict[str, Any]]]:
+    return [((r.endpoint.split("/")[-1], r.body["from"]), bodies[r.key]) for r in plan.requests]
 
 
 def test_count_and_trend_results() -> None:

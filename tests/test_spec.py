@@ -134,8 +134,8 @@ def test_example_reports_are_valid() -> None:
         ),
         (
             "version: 1\ntitle: [unclosed\n",
-            "r.yaml:3:1: YAML syntax error: expected ',' or ']', but got '<stream end>' "
-            "(while parsing a flow sequence at line 2, column 8)",
+            "r.yaml:3:1: YAML syntax error: a list in [ ] is not closed, or its items are not "
+            "separated by commas (see line 2, column 8)",
         ),
         (
             GOOD + "  - id: sales\n    event: X\n    kind: count\n",

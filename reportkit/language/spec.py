@@ -14,7 +14,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -136,6 +136,15 @@ _YAML11_BOOLS = frozenset({"yes", "no", "on", "off", "y", "n"})
 _MISSING = re.compile(r"missing required key ('[^']*')")
 
 
+# Enum values a mistaken value means, where its spelling would point elsewhere:
+# `previous_week` is closest to `previous_year` by letters but means `previous_period`.
+_MEANT = {
+    "previous_period": re.compile(
+        r"(previous|prior|last|preceding)_(day|week|month|quarter|period|window)s?", re.I
+    ),
+}
+
+
 def _describe(error: Any) -> Iterator[tuple[PathKey, str]]:
     path: PathKey = tuple(error.absolute_path)
     if "propertyNames" in error.schema_path and isinstance(error.instance, str):
@@ -188,7 +197,8 @@ def _describe(error: Any) -> Iterator[tuple[PathKey, str]]:
             return
     if kind == "enum":
         options = [str(option) for option in error.validator_value]
-        hint = difflib.get_close_matches(str(error.instance), options, n=1, cutoff=0.6)
+        hint = [o for o in options if (p := _MEANT.get(o)) and p.fullmatch(str(error.instance))]
+        hint = hint or difflib.get_close_matches(str(error.instance), options, n=1, cutoff=0.6)
         suffix = f"; did you mean {hint[0]!r}?" if hint else ""
         yield path, f"{clip(error.instance)} is not one of {', '.join(options)}{suffix}"
         return
@@ -596,13 +606,17 @@ class _Builder:
     def output(self, raw: dict[str, Any]) -> OutputSpec:
         template = None
         if "template" in raw:
+            looked = self.path.parent / raw["template"]
             try:
-                template = (self.path.parent / raw["template"]).resolve()
+                template = looked.resolve()
                 found = template.is_dir()
             except (OSError, ValueError):  # a NUL byte, a name too long for the file system
                 found = False
             if not found:
-                missing = f"template folder {clip(raw['template'])} does not exist"
+                missing = (
+                    f"template folder {clip(raw['template'])} does not exist"
+                    f" (looked for {clip(str(looked.absolute()), 200)}, beside the definition)"
+                )
                 self.problem(("output", "template"), missing)
             elif template is not None and not template_allowed(
                 template, self.path, roots=self.template_roots
@@ -722,8 +736,11 @@ def parse_report(text: str | bytes, path: Path, *, template_roots: Sequence[Path
         doc = read_yaml(text)
     except YamlProblem as exc:
         raise _spec_error([f"{path}:{exc.line}:{exc.column}: {exc.message}"]) from None
-    problems = sorted(_schema_problems(doc.data), key=lambda p: _order(doc, p[0]))
+    problems = list(_schema_problems(doc.data))
     if problems:
+        # the date and timezone rules too, where the schema found nothing: one pass, not two
+        problems += _rule_problems(doc.data, [where for where, _ in problems])
+        problems.sort(key=lambda p: _order(doc, p[0]))
         raise _spec_error(_locate(path, doc, where, message) for where, message in problems)
     builder = _Builder(path, doc, template_roots)
     report = builder.build()
@@ -731,6 +748,45 @@ def parse_report(text: str | bytes, path: Path, *, template_roots: Sequence[Path
         ordered = sorted(builder.problems, key=lambda p: _order(doc, p[0]))
         raise _spec_error(_locate(path, doc, where, message) for where, message in ordered)
     return report
+
+
+def _rule_problems(data: Any, flagged: Sequence[PathKey]) -> list[tuple[PathKey, str]]:
+    """Windows and the timezone checked beside schema problems, where the schema found none
+    at or under them (the builder checks them again once the schema is satisfied)."""
+
+    def clean(where: PathKey) -> bool:
+        return not any(f[: len(where)] == where for f in flagged)
+
+    found: list[tuple[PathKey, str]] = []
+    if not isinstance(data, dict):
+        return found
+    checks: list[tuple[PathKey, Any]] = []
+    if "window" in data:
+        checks.append((("window",), data["window"]))
+    queries = data.get("queries")
+    for index, raw in enumerate(queries if isinstance(queries, list) else []):
+        if isinstance(raw, dict) and "window" in raw:
+            checks.append((("queries", index, "window"), raw["window"]))
+    for where, raw in checks:
+        if clean(where) and (exc := _window_error(raw)) is not None:
+            found.append((where, str(exc)))
+    timezone = data.get("timezone")
+    if isinstance(timezone, str) and clean(("timezone",)):
+        try:
+            _check_timezone(timezone)
+        except WindowError as exc:
+            found.append((("timezone",), str(exc)))
+    return found
+
+
+def _window_error(raw: Any) -> WindowError | None:
+    try:
+        _window(raw)
+    except WindowError as exc:
+        return exc
+    except (KeyError, TypeError):
+        return None
+    return None
 
 
 def _order(doc: Doc, where: PathKey) -> tuple[int, int]:
@@ -818,3 +874,44 @@ def load_reports(paths: Sequence[Path]) -> list[Report]:
     if problems:
         raise SpecError(problems)
     return reports
+
+
+# --------------------------------------------------------------------------- names used
+
+
+@dataclass(frozen=True, slots=True)
+class NameReference:
+    """An event or property name a definition uses, and where: `located` is the
+    `FILE:LINE:COLUMN: path` prefix of a problem about it. `scope` is None for an event."""
+
+    located: str
+    name: str
+    scope: str | None = None
+
+
+def name_references(path: Path) -> list[NameReference]:
+    """Every event name and property name (groups, sum_event_prop) that a valid definition uses,
+    located, in file order."""
+    text = _decode(path.read_bytes()[: MAX_BYTES + 1], path)
+    doc = read_yaml(text)
+
+    def at(where: PathKey) -> str:
+        line, column = _order(doc, where)
+        return f"{path}:{line}:{column}: {display_path(where)}"
+
+    found: list[NameReference] = []
+    for index, raw in enumerate(doc.data.get("queries", [])):
+        event = raw.get("event")
+        if isinstance(event, list):
+            found += [
+                NameReference(at(("queries", index, "event", i)), e) for i, e in enumerate(event)
+            ]
+        elif isinstance(event, str):
+            found.append(NameReference(at(("queries", index, "event")), event))
+        for key, group in (raw.get("groups") or {}).items():
+            located = at(("queries", index, "groups", key, "name"))
+            found.append(NameReference(located, group["name"], group["property_type"]))
+        if isinstance(raw.get("sum_event_prop"), str):
+            located = at(("queries", index, "sum_event_prop"))
+            found.append(NameReference(located, raw["sum_event_prop"], "event_properties"))
+    return found

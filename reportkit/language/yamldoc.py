@@ -213,7 +213,40 @@ def read_yaml(text: str) -> Doc:
         loader.dispose()
 
 
+def _plain_problem(problem: str) -> str | None:
+    """PyYAML's parser words, for the mistakes people make, as a sentence about the text."""
+    if problem.startswith("expected <block end>, but found"):
+        found = problem.split("but found", 1)[1].strip()
+        what = "a list item" if "-" in found or "sequence" in found else "a key"
+        return (
+            f"{what} here is indented differently from the lines above it: line it up with"
+            " its neighbours (or indent it under the key it belongs to)"
+        )
+    if problem == "mapping values are not allowed here":
+        return (
+            "a ':' here, where a value is being written: put quotes around a value that holds"
+            " ': ', or indent this line under its key"
+        )
+    if problem == "could not find expected ':'":
+        return "a key without ':' after it (write key: value)"
+    if problem == "did not find expected key":
+        return "this line is not a key of the mapping it is indented under: check its indentation"
+    if problem.startswith("did not find expected '-' indicator"):
+        return "this line is indented like a list item but does not start with '- '"
+    if problem.startswith("expected ',' or ']'"):
+        return "a list in [ ] is not closed, or its items are not separated by commas"
+    if problem.startswith("expected ',' or '}'"):
+        return "a mapping in { } is not closed, or its entries are not separated by commas"
+    return None
+
+
 def _syntax_problem(exc: yaml.MarkedYAMLError) -> str:
+    plain = _plain_problem(exc.problem or "")
+    if plain is not None:
+        if exc.context and exc.context.startswith("while ") and exc.context_mark:
+            mark = exc.context_mark
+            plain += f" (see line {mark.line + 1}, column {mark.column + 1})"
+        return plain
     if exc.problem == "second occurrence" and exc.context and exc.context_mark:
         # PyYAML's duplicate anchor error puts its subject in the context
         first = exc.context_mark.line + 1

@@ -28,7 +28,7 @@ from reportkit.language.model import OutputSpec
 from reportkit.publish.files import write_atomic
 from reportkit.publish.staging import staging_for, swap_into_place
 from reportkit.results import ReportResult
-from reportkit.results.codec import results_from_dict
+from reportkit.results.codec import results_from_dict, results_to_dict
 
 RESULTS_FILE = "results.json"
 MANIFEST_FILE = "manifest.json"
@@ -105,6 +105,10 @@ class Manifest:
     files: tuple[ManifestFile, ...]
     cached: tuple[str, ...] = ()  # query ids whose results came from the cache
     directory: Path | None = field(default=None, compare=False)
+    # files of the earlier report in the folder that this run did not rebuild: kept when the
+    # earlier one had the same numbers, removed (and named here) when its numbers differed
+    kept: tuple[str, ...] = field(default=(), compare=False)
+    removed: tuple[str, ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,6 +124,8 @@ class Manifest:
             "files": [{"path": f.path, "sha256": f.sha256, "bytes": f.bytes} for f in self.files],
             "cached": list(self.cached),
             "directory": str(self.directory) if self.directory else None,
+            "kept": list(self.kept),
+            "removed": list(self.removed),
         }
 
     def to_json(self) -> str:
@@ -261,10 +267,58 @@ def publish_into(
         save_results(result, staging / RESULTS_FILE)
         files = render_report(result, output, formats=rendered, definition=definition)
         write_rendered(staging, {**files, **kept})
-        manifest = build_manifest(staging, result, wanted, cached=cached, directory=final)
+        carried, removed, formats = _carry_over(final, staging, result, wanted)
+        manifest = build_manifest(staging, result, formats, cached=cached, directory=final)
+        manifest = replace(manifest, kept=carried, removed=removed)
         write_atomic(staging / MANIFEST_FILE, manifest.to_json().encode("utf-8"))
         swap_into_place(staging, final)
     return manifest
+
+
+def _numbers(data: dict[str, Any]) -> dict[str, Any]:
+    """results.json without what changes on every run of the same numbers."""
+    report = {
+        k: v
+        for k, v in data.get("report", {}).items()
+        if k not in ("generated_at", "reportkit_version")
+    }
+    return {**data, "report": report}
+
+
+def _carry_over(
+    final: Path, staging: Path, result: ReportResult, wanted: Sequence[str]
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The earlier report's files that this run did not rebuild (a rerun with `--format md`
+    after one with every format): copied into `staging` when the earlier report holds the same
+    numbers, else left out and named. Returns (kept, removed, the formats the folder now has)."""
+    from reportkit.render import FORMATS, normalize_formats
+
+    try:
+        earlier = Manifest.from_dict(json.loads((final / MANIFEST_FILE).read_text("utf-8")))
+        same = _numbers(json.loads((final / RESULTS_FILE).read_text("utf-8"))) == _numbers(
+            results_to_dict(result)
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return (), (), tuple(wanted)
+    kept: list[str] = []
+    removed: list[str] = []
+    for entry in earlier.files:
+        source = final / entry.path
+        target = staging / entry.path
+        if target.exists() or entry.path in (RESULTS_FILE, MANIFEST_FILE):
+            continue
+        if not source.is_file() or source.is_symlink() or ".." in Path(entry.path).parts:
+            continue
+        if same:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(target, source.read_bytes())
+            kept.append(entry.path)
+        else:
+            removed.append(entry.path)
+    formats = tuple(wanted)
+    if same:
+        formats = normalize_formats([*wanted, *(f for f in earlier.formats if f in FORMATS)])
+    return tuple(kept), tuple(removed), formats
 
 
 # ---------------------------------------------------------------------------- results.json

@@ -87,7 +87,7 @@ def template_dirs(user_dir: Path | None) -> tuple[Path, ...]:
         return (ours,)
     user = Path(user_dir).expanduser().resolve()
     if not user.is_dir():
-        raise RenderError(f"template folder {user_dir} does not exist")
+        raise RenderError(f"template folder {user_dir} does not exist (looked for {user})")
     return (user, ours) if user != ours else (ours,)
 
 
@@ -135,9 +135,16 @@ def text_environment(one_line: bool = False) -> jinja2.Environment:
     return env
 
 
+BUILTIN_PREFIX = "reportkit/"
+
+
 class ConfinedLoader(jinja2.BaseLoader):
     """Jinja's FileSystemLoader over `folders`, in order, except that a template whose real path
-    (symlinks followed) lies outside every folder is refused instead of read."""
+    (symlinks followed) lies outside every folder is refused instead of read.
+
+    A name starting with `reportkit/` is looked up in the last folder only (ours), so that an
+    override can extend the built-in template of the same name:
+    `{% extends "reportkit/report.html.j2" %}` in the user's `report.html.j2`."""
 
     def __init__(self, folders: Sequence[Path]) -> None:
         self.folders = tuple(Path(f).resolve() for f in folders)
@@ -145,8 +152,13 @@ class ConfinedLoader(jinja2.BaseLoader):
     def get_source(
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str, Callable[[], bool]]:
-        pieces = split_template_path(template)  # TemplateNotFound for `..`
-        for folder in self.folders:
+        folders = self.folders
+        if template.startswith(BUILTIN_PREFIX):
+            folders = self.folders[-1:]
+            pieces = split_template_path(template[len(BUILTIN_PREFIX) :])
+        else:
+            pieces = split_template_path(template)  # TemplateNotFound for `..`
+        for folder in folders:
             path = folder.joinpath(*pieces)
             if not path.is_file():
                 continue
@@ -205,6 +217,11 @@ def render_template(env: jinja2.Environment, name: str, context: dict[str, Any])
         raise RenderError(f"template error at {where}: {exc.message}") from exc
     except jinja2.TemplateError as exc:
         raise RenderError(f"template {name} could not be rendered: {exc}") from exc
+    except RecursionError:
+        raise RenderError(
+            f"template {name} extends or includes itself without end: to extend the built-in"
+            f' template of the same name, write {{% extends "{BUILTIN_PREFIX}{name}" %}}'
+        ) from None
 
 
 def _search_path(env: jinja2.Environment) -> str:

@@ -41,6 +41,7 @@ class RowView:
     change: int | None
     pct_change: float | None
     not_set: bool
+    previous_outside: bool = False  # previous unknown: outside the previous window's top N
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +164,7 @@ def _group_view(query: QueryResult, group: GroupTable, compare: bool, timezone: 
             change=labels.change(row.count, row.previous) if compare else None,
             pct_change=labels.percent_change(row.count, row.previous) if compare else None,
             not_set=row.value == NOT_SET,
+            previous_outside=compare and row.previous_outside_top_n,
         )
         for row in rows
     )

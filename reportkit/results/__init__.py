@@ -25,6 +25,9 @@ class Row:
     value: str  # as answered: "Gold", "0-100", "1700000000-1700086400", "-1"
     count: int
     previous: int | None = None  # the count in the compare window, None when unknown
+    # True when the previous count is unknown because the value was outside the previous
+    # window's top N (the answer lists only those): never to be shown as a blank or a zero.
+    previous_outside_top_n: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,16 +244,30 @@ def _top_groups(query: Query, answers: _Answers) -> tuple[GroupTable, ...]:
             # the previous window's top_n too, whatever extra values the service answered, so
             # the numbers do not depend on how much more than top_n a source sends
             earlier = _top_rows(body, serves.request_key or group.key, query.id)
-            before = {
-                (r.type, r.value): r.count for r in rank_rows(earlier, group.order, group.top_n)
-            }
-            ranked = tuple(
-                Row(r.type, r.value, r.count, before.get((r.type, r.value))) for r in ranked
+            ranked = _with_previous(
+                ranked, rank_rows(earlier, group.order, group.top_n), group.top_n
             )
         tables.append(
             GroupTable(group.key, group.name, group.property_type, group.top_n, group.order, ranked)
         )
     return tuple(tables)
+
+
+def _with_previous(rows: Sequence[Row], earlier: Sequence[Row], top_n: int) -> tuple[Row, ...]:
+    """Each row with its count in the previous window. `earlier` is that window's top N, ranked:
+    a value missing from a list shorter than N had no events then (0); a value missing from a
+    full list was outside the previous top N, and its count is unknown."""
+    before = {(r.type, r.value): r.count for r in earlier}
+    out = []
+    for row in rows:
+        count = before.get((row.type, row.value))
+        if count is not None:
+            out.append(replace(row, previous=count))
+        elif len(earlier) < top_n:
+            out.append(replace(row, previous=0))
+        else:
+            out.append(replace(row, previous=None, previous_outside_top_n=True))
+    return tuple(out)
 
 
 def _scalar(answers: _Answers, query_id: str, role: str, measure: str) -> int | None:

@@ -32,6 +32,8 @@ def _row(row: Row) -> dict[str, Any]:
     data: dict[str, Any] = {"type": row.type, "value": row.value, "count": row.count}
     if row.previous is not None:
         data["previous"] = row.previous
+    if row.previous_outside_top_n:
+        data["previous_outside_top_n"] = True  # previous unknown: not in that window's top N
     return data
 
 
@@ -180,7 +182,13 @@ def _query_from(query_id: str, data: dict[str, Any]) -> QueryResult:
             top_n=int(g["top_n"]),
             order=g["order"],
             rows=tuple(
-                Row(r["type"], str(r["value"]), int(r["count"]), _opt_int(r.get("previous")))
+                Row(
+                    r["type"],
+                    str(r["value"]),
+                    int(r["count"]),
+                    _opt_int(r.get("previous")),
+                    r.get("previous_outside_top_n") is True,
+                )
                 for r in g["rows"]
             ),
         )

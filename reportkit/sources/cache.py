@@ -6,6 +6,7 @@ has no generation (CleverTap) is keyed by its name alone: its complete windows a
 
 A window that ends before today (in the report's timezone) never changes, so its answer is kept
 for good; a window that includes today expires after `ttl` seconds (10 minutes by default).
+With `refresh` (`--no-cache`) every request is asked again and its answer replaces the entry.
 A corrupt or foreign entry is ignored and replaced, never fatal. Entries are written to a temp file
 and renamed, so a killed run leaves no half-written entry behind.
 """
@@ -45,12 +46,14 @@ class ResultCache:
         today: date,
         ttl: float = DEFAULT_TTL,
         clock: Callable[[], float] = time.time,
+        refresh: bool = False,
     ) -> None:
         self.root = root
         self.namespace = namespace  # source and account: never a secret
         self.today = today
         self.ttl = ttl
         self._clock = clock
+        self.refresh = refresh  # `--no-cache`: never answer from the cache, but store answers
 
     def _path(self, request: Request) -> tuple[Path, str]:
         identity = f"{self.namespace}\n{request.key}"
@@ -66,6 +69,8 @@ class ResultCache:
         return end < self.today
 
     def get(self, request: Request) -> Mapping[str, Any] | None:
+        if self.refresh:
+            return None
         path, identity = self._path(request)
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))

@@ -19,7 +19,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,6 +215,8 @@ class CleverTapSource:
         self.limiter = limiter or shared_limiter(config.account_id, max_in_flight)
         self.http_timeout = http_timeout
         self.http_requests = 0  # HTTP requests sent, for progress and benchmarks
+        # told (request, polls so far) after each poll of a query, for a progress display
+        self.on_poll: Callable[[Request, int], None] | None = None
         self._posts = self._polls = self._retries = 0
         self._count_lock = threading.Lock()
         self._closed = threading.Event()  # set by close(): exchanges still running stop
@@ -250,6 +252,14 @@ class CleverTapSource:
                 raise self._stopped()
             started = time.monotonic()
             what = f"CleverTap {request.endpoint}"
+            polls = 0
+
+            def polled() -> None:
+                nonlocal polls
+                polls += 1
+                if self.on_poll is not None:
+                    self.on_poll(request, polls)
+
             with (
                 Operation(self.policy.query_timeout, what=what) as op,
                 guarded_session(self.config.base_url, op) as session,
@@ -258,13 +268,15 @@ class CleverTapSource:
                 with self._count_lock:
                     self._running.add(op)
                 try:
-                    body = self._exchange(session, op, request.endpoint, request.body, started)
+                    body = self._exchange(
+                        session, op, request.endpoint, request.body, started, polled
+                    )
                     if request.endpoint == "/1/counts/profiles.json" and not _is_count(
                         body.get("tcount")
                     ):
                         log.info("profiles.json answered without tcount: asking events.json")
                         total = self._exchange(
-                            session, op, "/1/counts/events.json", request.body, started
+                            session, op, "/1/counts/events.json", request.body, started, polled
                         )
                         body = {**body, "tcount": total.get("count")}
                     return body
@@ -284,7 +296,13 @@ class CleverTapSource:
         endpoint: str,
         body: dict[str, Any],
         started: float,
+        polled: Callable[[], None] | None = None,
     ) -> dict[str, Any]:
+        def count(step: Step) -> None:
+            self._count(step)
+            if polled is not None and isinstance(step, Send) and step.method != "POST":
+                polled()
+
         flow = exchange(
             endpoint,
             body,
@@ -293,7 +311,7 @@ class CleverTapSource:
             rand=self._random.random,
             auth_hint=self.config.auth_hint(),
         )
-        return drive(flow, lambda step: self._send(session, op, step), self._sleep, self._count)
+        return drive(flow, lambda step: self._send(session, op, step), self._sleep, count)
 
     @property
     def stats(self) -> ExchangeStats:

@@ -18,11 +18,26 @@ from reportkit.sources.base import Source
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """One step of a run, for a progress display."""
+    """One step of a request, for a progress display: `polled` carries the number of polls so
+    far (CleverTap's asynchronous queries)."""
 
-    state: Literal["sent", "done", "failed", "cached"]
+    state: Literal["sent", "polled", "done", "failed", "cached"]
     request: Request
     message: str = ""
+    polls: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReportStep:
+    """A step of one report after its queries: rendering (and publishing), then delivery."""
+
+    report_id: str
+    step: Literal["render", "deliver"]
+    state: Literal["running", "done", "failed", "skipped"]
+    message: str = ""
+
+
+ProgressEvent = Progress | ReportStep
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +73,14 @@ def execute(
     source: Source,
     *,
     cache: AnswerCache | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
     max_workers: int = 6,
 ) -> Answers:
-    """Answer every request; a failing request is recorded, never raised."""
+    """Answer every request; a failing request is recorded, never raised. A source that polls
+    (it has an `on_poll` attribute) tells each poll, which becomes a `polled` Progress."""
     tell = on_progress or (lambda _: None)
+    if on_progress is not None and hasattr(source, "on_poll"):
+        source.on_poll = lambda request, polls: tell(Progress("polled", request, polls=polls))
     bodies: dict[str, Mapping[str, Any]] = {}
     failures: dict[str, str] = {}
     cached: set[str] = set()
