@@ -44,6 +44,8 @@ __all__ = [
     "shared_limiter",
 ]
 
+CLOSE_GRACE = 0.5  # seconds close() lets answers already on their way arrive
+
 log = logging.getLogger("reportkit.clevertap")
 
 REGIONS: dict[str, str] = {
@@ -382,8 +384,15 @@ class CleverTapSource:
 
     def close(self) -> None:
         """Close the connections; exchanges still running (an interrupted run) stop at their next
-        wait or request."""
+        wait or request. An answer already on its way gets `CLOSE_GRACE` seconds to arrive (and
+        be cached, so a rerun does not ask it again); then every read still open is cut."""
         self._closed.set()
+        deadline = time.monotonic() + CLOSE_GRACE
+        while time.monotonic() < deadline:
+            with self._count_lock:
+                if not self._running:
+                    return
+            time.sleep(0.01)
         with self._count_lock:
             running = list(self._running)
         for op in running:
