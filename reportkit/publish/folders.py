@@ -298,7 +298,7 @@ def _carry_over(
         same = _numbers(json.loads((final / RESULTS_FILE).read_text("utf-8"))) == _numbers(
             results_to_dict(result)
         )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return (), (), tuple(wanted)
     kept: list[str] = []
     removed: list[str] = []
