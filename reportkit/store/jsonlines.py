@@ -288,13 +288,9 @@ def _stage_docs(
     profile_found = [(c, k) for c, k in found if c in _PROFILE_CONTAINERS]
     profile_paths = ["/identity", "/objectId", "/platform"]
     profile_paths += [pointer(c, k) for c, k in profile_found]
-    values: list[tuple[str, str, str]] = []  # (scope, name, list element)
-    for c, scope in _EVENT_CONTAINERS.items():
-        values += [(scope, k, f"v_{c}[{i}]") for i, k in enumerate(event_keys[c], start=1)]
-    values.append(("technographics", "platform", "v_profile[3]"))
-    for i, (c, k) in enumerate(profile_found, start=4):
-        scope = _PROFILE_CONTAINERS[c] or store.scope_of_profile_field(k)
-        values.append((scope, k, f"v_profile[{i}]"))
+    values = _values(found)
+    elements = [f"v_{c}[{i}]" for c in _EVENT_CONTAINERS for i in range(1, len(event_keys[c]) + 1)]
+    elements += [f"v_profile[{i}]" for i in range(3, len(profile_found) + 4)]
 
     extract = [
         f"json_extract({c}, {p([pointer(k) for k in keys])}) AS v_{c}"
@@ -310,14 +306,44 @@ def _stage_docs(
         "json_type(v_profile[1]) AS t_id, v_profile[1] ->> '$' AS x_id",
         "json_type(v_profile[2]) AS t_ob, v_profile[2] ->> '$' AS x_ob",
     ]
+    typed += [f"json_type({e}) AS t{n}, {e} ->> '$' AS x{n}" for n, e in enumerate(elements)]
+    source = f"""SELECT *, {", ".join(typed)}
+        FROM (SELECT line, pre, ok, root, event_name, ts, {", ".join(extract + kinds)}
+              FROM {docs})"""
+    return _stage_rules(con, source, values, table, tz, p)
+
+
+def _values(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(scope, name) of every value a record can hold, in stage order: the event containers'
+    keys, profile.platform, then the profile containers' keys."""
+    values = [(_EVENT_CONTAINERS[c], k) for c, k in found if c in _EVENT_CONTAINERS]
+    values.append(("technographics", "platform"))
+    for c, k in found:
+        if c in _PROFILE_CONTAINERS:
+            values.append((_PROFILE_CONTAINERS[c] or store.scope_of_profile_field(k), k))
+    return values
+
+
+def _stage_rules(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    values: list[tuple[str, str]],
+    table: str,
+    tz: str,
+    p: Params,
+) -> tuple[Prop, ...]:
+    """The stage table `table` from `source`, a relation of every record's JSON types and texts
+    (as json_type and ->> '$' name them): line, pre, ok, root; t_/x_ name, ts, id (identity) and
+    ob (objectId); t_profile, t_event_props, t_session_props, t_pc (the profile containers, in
+    `_PROFILE_CONTAINERS` order); t<n>/x<n> for the n-th of `values`. One rule set for every way
+    of reading a file."""
     derived = [
         f"({epoch_sql('x_ts', tz)}) AS epoch",
         f"CASE WHEN t_id IN {_JSON_INTEGER} OR (t_id = 'VARCHAR' AND x_id <> '') THEN x_id"
         f" WHEN t_ob IN {_JSON_INTEGER} OR (t_ob = 'VARCHAR' AND x_ob <> '') THEN x_ob END"
         " AS identity",
     ]
-    for n, (_scope, _name, element) in enumerate(values):
-        typed.append(f"json_type({element}) AS t{n}, {element} ->> '$' AS x{n}")
+    for n in range(len(values)):
         derived.append(
             f"CASE WHEN t{n} = 'VARCHAR' AND starts_with(x{n}, '$D_')"
             f" THEN regexp_matches(x{n}, '{DATE_RE}') ELSE false END AS d{n}"
@@ -344,7 +370,7 @@ def _stage_docs(
         )
     columns: list[str] = []
     props: list[Prop] = []
-    for n, (scope, name, _element) in enumerate(values):
+    for n, (scope, name) in enumerate(values):
         checks += [
             f"WHEN t{n} IN ('OBJECT', 'ARRAY') THEN "
             + p(f"property {name!r}: nested objects and lists are not supported"),
@@ -364,17 +390,14 @@ def _stage_docs(
             columns.append(f"{expr} AS {alias}")
             stage_cols[typ] = alias
         props.append(Prop(scope, name, stage_cols))
-    # Layers: values out of their containers, their JSON types and texts, what follows from
-    # those (ts in epoch seconds, the identity, is-a-date), then the stage columns and the reason.
+    # Layers: the source's JSON types and texts, what follows from those (ts in epoch seconds,
+    # the identity, is-a-date), then the stage columns and the reason.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {table} AS
         SELECT line, x_name AS event_name, epoch AS ts, identity,
                CASE {" ".join(checks)} END AS reason
                {"".join(", " + c for c in columns)}
-        FROM (SELECT *, {", ".join(derived)}
-              FROM (SELECT *, {", ".join(typed)}
-                    FROM (SELECT line, pre, ok, root, event_name, ts, {", ".join(extract + kinds)}
-                          FROM {docs})))""",
+        FROM (SELECT *, {", ".join(derived)} FROM ({source}))""",
         p.values,
     )
     return tuple(props)
