@@ -34,6 +34,7 @@ from reportkit.store.stagetables import (
     check_property_count,
     epoch_sql,
     pointer,
+    quote,
 )
 
 if TYPE_CHECKING:
@@ -164,28 +165,192 @@ def _stage_fast(
     con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, max_properties: int
 ) -> tuple[Prop, ...] | None:
     """Stage through DuckDB's parallel NDJSON reader, or None when a record is bad or the
-    reader refuses a line. `docs` is a view, so the file is read twice (keys, then values)
-    instead of held in memory; the stage needs no order, as its records are all good."""
+    reader refuses a line. The stage needs no order, as its records are all good.
+
+    The file is read twice: once for the keys of its objects (`_discover_file`), once for the
+    values (`_stage_typed`), each property its own struct field that the reader fills in the
+    same pass. Keys that a struct cannot hold apart (differing only in case, or repeated in one
+    object) take the JSON way instead (`_stage_json`), which reads every container as JSON text."""
+    import duckdb
+
+    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        try:
+            found, fields = _discover_file(con, file)
+        except duckdb.Error:
+            return None  # a line the reader refuses: the exact way names it
+        check_property_count(file, len(found) + 1, max_properties)  # + 1: profile.platform
+        if fields:
+            try:
+                return _stage_typed(con, file, found, table, tz)
+            except duckdb.Error:
+                pass  # a container that is not an object, say: the JSON way decides
+        props = _stage_json(con, file, table, tz, max_properties)
+        return None if props is None or bad_count(con, table) else props
+    finally:
+        con.execute(f"SET preserve_insertion_order = {bool(row and row[0])}")
+
+
+def _read_json(file: Path, columns: dict[str, str]) -> str:
+    spec = ", ".join(f"{quote(k)}: {lit(v)}" for k, v in columns.items())
+    return (
+        f"read_json({lit(str(file))}, format = 'newline_delimited', records = true,"
+        f" columns = {{{spec}}})"
+    )
+
+
+def _discover_file(
+    con: duckdb.DuckDBPyConnection, file: Path
+) -> tuple[list[tuple[str, str]], bool]:
+    """(container, key) of every property in the file, as `_discover` orders them, in one
+    read of it; and whether every container's keys can be struct fields (no key empty, none
+    repeated in an object, none differing from another only in case)."""
+    containers = [*_EVENT_CONTAINERS, *_PROFILE_CONTAINERS]
+    paths = [pointer(c) for c in _PROFILE_CONTAINERS]
+    # Records mostly share a few key lists: DISTINCT keeps the work after the read small.
+    rows = con.execute(
+        f"""SELECT DISTINCT json_keys(event_props), json_keys(session_props),
+                   json_keys(profile, $paths)
+        FROM {_read_json(file, {c: "JSON" for c in ("profile", *_EVENT_CONTAINERS)})}""",
+        {"paths": paths},
+    ).fetchall()
+    keys: dict[str, set[str]] = {c: set() for c in containers}
+    fields = True
+    for event, session, profile in rows:
+        lists = [event, session, *(profile or [None] * len(paths))]
+        for c, ks in zip(containers, lists, strict=True):
+            if ks:
+                fields = fields and len(set(ks)) == len(ks)
+                keys[c].update(str(k) for k in ks)
+    for c in containers:
+        folded = {k.casefold() for k in keys[c]}
+        fields = fields and len(folded) == len(keys[c]) and "" not in keys[c]
+    ordered = con.execute(
+        "SELECT c, k FROM (SELECT unnest($c) AS c, unnest($k) AS k) ORDER BY c, k",
+        {
+            "c": [i for i, c in enumerate(containers) for _ in keys[c]],
+            "k": [k for c in containers for k in keys[c]],
+        },
+    ).fetchall()
+    return [(containers[int(c)], str(k)) for c, k in ordered], fields
+
+
+def _stage_typed(
+    con: duckdb.DuckDBPyConnection,
+    file: Path,
+    found: list[tuple[str, str]],
+    table: str,
+    tz: str,
+) -> tuple[Prop, ...] | None:
+    """The stage of a file whose keys are `found` (None when a record is bad): each container a struct of JSON fields, so
+    the reader hands every value over as its own JSON text, whose first character is its type
+    (a JSON text never starts with whitespace here) -- no value is parsed twice."""
+    keys: dict[str, list[str]] = {}
+    for c, k in found:
+        keys.setdefault(c, []).append(k)
+
+    def container(name: str) -> str:
+        ks = keys.get(name)
+        return f"STRUCT({', '.join(f'{quote(k)} JSON' for k in ks)})" if ks else "JSON"
+
+    profile = ["identity", "objectId", "platform"]
+    profile_type = ", ".join(
+        [f"{quote(f)} JSON" for f in profile]
+        + [f"{quote(c)} {container(c)}" for c in _PROFILE_CONTAINERS]
+    )
+    columns = {
+        "event_name": "JSON",
+        "ts": "JSON",
+        "profile": f"STRUCT({profile_type})",
+        **{c: container(c) for c in _EVENT_CONTAINERS},
+    }
+    elements = [f"{c}.{quote(k)}" for c, k in found if c in _EVENT_CONTAINERS]
+    elements.append("profile.platform")
+    elements += [f"profile.{quote(c)}.{quote(k)}" for c, k in found if c in _PROFILE_CONTAINERS]
+
+    def shape(ref: str, name: str) -> str:  # the json_type of a container
+        if name in keys:
+            return f"CASE WHEN {ref} IS NOT NULL THEN 'OBJECT' END"
+        return _kind(f"ord(CAST({ref} AS VARCHAR))", "")
+
+    texts = [
+        "CAST(event_name AS VARCHAR) AS j_name",
+        "CAST(ts AS VARCHAR) AS j_ts",
+        "CAST(profile.identity AS VARCHAR) AS j_id",
+        'CAST(profile."objectId" AS VARCHAR) AS j_ob',
+    ]
+    texts += [f"CAST({e} AS VARCHAR) AS j{n}" for n, e in enumerate(elements)]
+    shapes = [shape(c, c) + f" AS t_{c}" for c in _EVENT_CONTAINERS]
+    shapes.append("CASE WHEN profile IS NOT NULL THEN 'OBJECT' END AS t_profile")
+    pcs = ", ".join(shape(f"profile.{quote(c)}", c) for c in _PROFILE_CONTAINERS)
+    shapes.append(f"[{pcs}] AS t_pc")
+    # t_name, x_name ... as the rules name them; t0, x0 ... for the values
+    named = ["_name", "_ts", "_id", "_ob", *(str(n) for n in range(len(elements)))]
+    codes = [f"ord(j{n}) AS o{n}" for n in named]
+    typed = [
+        f"{_kind(f'o{n}', f'j{n}', integer=n in ('_id', '_ob'))} AS t{n},"
+        f" {_text(f'o{n}', f'j{n}')} AS x{n}"
+        for n in named
+    ]
+    source = f"""SELECT 0 AS line, NULL::VARCHAR AS pre, true AS ok, 'OBJECT' AS root, *,
+               {", ".join(typed)}
+        FROM (SELECT *, {", ".join(codes)}
+              FROM (SELECT {", ".join(texts + shapes)} FROM {_read_json(file, columns)}))"""
+    p = Params()
+    select, props = _rules(source, _values(found), tz, p)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}", p.values)
+    return None if bad_count(con, table) else props
+
+
+def _kind(code: str, text: str, *, integer: bool = False) -> str:
+    """SQL for what json_type says of a JSON text, from `code`, the ord() of its first character
+    (a JSON text from the reader never starts with whitespace): numbers are DOUBLE, or with
+    `integer` BIGINT where json_type says BIGINT or UBIGINT (digits within their range)."""
+    number = "'DOUBLE'"
+    if integer:
+        number = (
+            f"CASE WHEN regexp_full_match({text}, '-?[0-9]+') AND TRY_CAST({text} AS HUGEINT)"
+            f" BETWEEN {-(2**63)} AND {2**64 - 1} THEN 'BIGINT' ELSE 'DOUBLE' END"
+        )
+    return (
+        f"CASE WHEN {code} IS NULL THEN NULL WHEN {code} = 34 THEN 'VARCHAR'"
+        f" WHEN {code} = 110 THEN 'NULL' WHEN {code} IN (116, 102) THEN 'BOOLEAN'"
+        f" WHEN {code} = 123 THEN 'OBJECT' WHEN {code} = 91 THEN 'ARRAY' ELSE {number} END"
+    )
+
+
+def _text(code: str, text: str) -> str:
+    """SQL for what ->> '$' gives of a JSON text: a string's content (parsed only when it holds
+    an escape: otherwise it is the text between the quotes), NULL for null, else the text."""
+    return (
+        f"CASE WHEN {code} = 34 THEN CASE WHEN contains({text}, '\\') THEN {text} ->> '$'"
+        f" ELSE substr({text}, 2, length({text}) - 2) END WHEN {code} = 110 THEN NULL"
+        f" ELSE {text} END"
+    )
+
+
+def _stage_json(
+    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, max_properties: int
+) -> tuple[Prop, ...] | None:
+    """The stage of a file the reader takes, every container read as JSON text (`docs` is a
+    view, so the file is read again by each step instead of held in memory); None when the
+    reader refuses a line."""
     import duckdb
 
     docs = f"{table}_json"
-    columns = ", ".join(f"{k}: 'JSON'" for k in _TOP_KEYS)
-    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
-    con.execute("SET preserve_insertion_order = false")
+    columns = {k: "JSON" for k in _TOP_KEYS}
     try:
         con.execute(
             f"""CREATE OR REPLACE TEMP VIEW {docs} AS
             SELECT 0 AS line, NULL::VARCHAR AS pre, true AS ok, 'OBJECT' AS root,
                    {", ".join(_TOP_KEYS)}
-            FROM read_json({lit(str(file))}, format = 'newline_delimited', records = true,
-                           columns = {{{columns}}})"""
+            FROM {_read_json(file, columns)}"""
         )
-        props = _stage_docs(con, docs, table, tz, max_properties, file)
-        return None if bad_count(con, table) else props
+        return _stage_docs(con, docs, table, tz, max_properties, file)
     except duckdb.Error:
         return None  # a line the reader refuses: the exact way names it
     finally:
-        con.execute(f"SET preserve_insertion_order = {bool(row and row[0])}")
         con.execute(f"DROP VIEW IF EXISTS {docs}")
 
 
@@ -310,7 +475,9 @@ def _stage_docs(
     source = f"""SELECT *, {", ".join(typed)}
         FROM (SELECT line, pre, ok, root, event_name, ts, {", ".join(extract + kinds)}
               FROM {docs})"""
-    return _stage_rules(con, source, values, table, tz, p)
+    select, props = _rules(source, values, tz, p)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}", p.values)
+    return props
 
 
 def _values(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -324,16 +491,11 @@ def _values(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return values
 
 
-def _stage_rules(
-    con: duckdb.DuckDBPyConnection,
-    source: str,
-    values: list[tuple[str, str]],
-    table: str,
-    tz: str,
-    p: Params,
-) -> tuple[Prop, ...]:
-    """The stage table `table` from `source`, a relation of every record's JSON types and texts
-    (as json_type and ->> '$' name them): line, pre, ok, root; t_/x_ name, ts, id (identity) and
+def _rules(
+    source: str, values: list[tuple[str, str]], tz: str, p: Params
+) -> tuple[str, tuple[Prop, ...]]:
+    """The SELECT of a stage (and its properties) from `source`, a relation of every record's
+    JSON types and texts (as json_type and ->> '$' name them): line, pre, ok, root; t_/x_ name, ts, id (identity) and
     ob (objectId); t_profile, t_event_props, t_session_props, t_pc (the profile containers, in
     `_PROFILE_CONTAINERS` order); t<n>/x<n> for the n-th of `values`. One rule set for every way
     of reading a file."""
@@ -343,11 +505,15 @@ def _stage_rules(
         f" WHEN t_ob IN {_JSON_INTEGER} OR (t_ob = 'VARCHAR' AND x_ob <> '') THEN x_ob END"
         " AS identity",
     ]
+    # Each value's number, is-a-date and date once, for the checks and the stage columns.
     for n in range(len(values)):
-        derived.append(
+        derived += [
+            f"CASE WHEN t{n} IN {_JSON_NUMBER} THEN TRY_CAST(x{n} AS DOUBLE) END AS n{n}",
             f"CASE WHEN t{n} = 'VARCHAR' AND starts_with(x{n}, '$D_')"
-            f" THEN regexp_matches(x{n}, '{DATE_RE}') ELSE false END AS d{n}"
-        )
+            f" THEN regexp_matches(x{n}, '{DATE_RE}') ELSE false END AS d{n}",
+        ]
+    dates = [f"CASE WHEN d{n} THEN TRY_CAST(substr(x{n}, 4) AS BIGINT) END AS e{n}"
+             for n in range(len(values))]
     checks = [
         "WHEN pre IS NOT NULL THEN pre",
         "WHEN NOT ok THEN 'not valid JSON'",
@@ -374,15 +540,15 @@ def _stage_rules(
         checks += [
             f"WHEN t{n} IN ('OBJECT', 'ARRAY') THEN "
             + p(f"property {name!r}: nested objects and lists are not supported"),
-            f"WHEN t{n} = 'DOUBLE' AND NOT isfinite(TRY_CAST(x{n} AS DOUBLE)) THEN "
+            f"WHEN t{n} = 'DOUBLE' AND NOT isfinite(n{n}) THEN "
             + p(f"property {name!r}: number out of range"),
-            f"WHEN d{n} AND TRY_CAST(substr(x{n}, 4) AS BIGINT) IS NULL THEN "
+            f"WHEN d{n} AND e{n} IS NULL THEN "
             + p(f"property {name!r}: date out of range"),
         ]
         exprs = {
             "STR": f"CASE WHEN (t{n} = 'VARCHAR' AND NOT d{n}) OR t{n} = 'BOOLEAN' THEN x{n} END",
-            "NUMBER": f"CASE WHEN t{n} IN {_JSON_NUMBER} THEN TRY_CAST(x{n} AS DOUBLE) END",
-            "DATE": f"CASE WHEN d{n} THEN TRY_CAST(substr(x{n}, 4) AS BIGINT) END",
+            "NUMBER": f"n{n}",
+            "DATE": f"e{n}",
         }
         stage_cols = {}
         for typ, expr in exprs.items():
@@ -391,13 +557,10 @@ def _stage_rules(
             stage_cols[typ] = alias
         props.append(Prop(scope, name, stage_cols))
     # Layers: the source's JSON types and texts, what follows from those (ts in epoch seconds,
-    # the identity, is-a-date), then the stage columns and the reason.
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {table} AS
-        SELECT line, x_name AS event_name, epoch AS ts, identity,
+    # the identity, numbers, is-a-date), dates, then the stage columns and the reason.
+    select = f"""SELECT line, x_name AS event_name, epoch AS ts, identity,
                CASE {" ".join(checks)} END AS reason
                {"".join(", " + c for c in columns)}
-        FROM (SELECT *, {", ".join(derived)} FROM ({source}))""",
-        p.values,
-    )
-    return tuple(props)
+        FROM (SELECT *{"".join(", " + d for d in dates)}
+              FROM (SELECT *, {", ".join(derived)} FROM ({source})))"""
+    return select, tuple(props)
