@@ -687,6 +687,12 @@ def demo_command(events: int, db: str, seed: int, days: int) -> None:
     help="Refuse an import after which the store would hold more property columns"
     " (one per property and value type).",
 )
+@click.option(
+    "--memory-limit",
+    default="1GB",
+    show_default=True,
+    help="DuckDB's memory for the import; past it, work spills to STORE.tmp beside the store.",
+)
 def import_command(
     files: tuple[str, ...],
     db: str,
@@ -695,6 +701,7 @@ def import_command(
     allow_duplicate_file: bool,
     max_properties_per_import: int,
     max_store_properties: int,
+    memory_limit: str,
 ) -> None:
     """Load JSON Lines (or JSON arrays), CSV or Parquet event files into a store, all or nothing.
 
@@ -714,6 +721,7 @@ def import_command(
         max_properties_per_import=max_properties_per_import,
         max_store_properties=max_store_properties,
         allow_duplicate_file=allow_duplicate_file,
+        memory_limit=memory_limit,
     )
     summary = import_events(
         db, [Path(f) for f in files], timezone=timezone, skip_invalid=skip_invalid, limits=limits

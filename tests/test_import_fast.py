@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from reportkit.store import jsonlines
-from reportkit.store.importer import import_events
+from reportkit.store.importer import ImportLimits, import_events
 
 TABLES = ("meta", "event_names", "identities", "props", "events", "profile_history", "profiles")
 
@@ -175,3 +175,20 @@ def test_keys_a_struct_cannot_hold_load_as_the_line_numbered_way_does(
     import_events(tmp_path / "exact.duckdb", [mixed], skip_invalid=True)
     assert store_content(tmp_path / "fast.duckdb") == store_content(tmp_path / "exact.duckdb")
     assert len(store_content(tmp_path / "fast.duckdb")["props"][1]) == 2  # one column a key
+
+
+def test_an_import_in_little_memory_loads_the_same_and_leaves_no_temp_folder(
+    tmp_path: Path,
+) -> None:
+    lines = [
+        record("Charged", 1790000000 + i, f"u{i % 500}", event_props={"n": i, "s": f"v{i}" * 9})
+        for i in range(60_000)
+    ]
+    file = write(tmp_path / "e.jsonl", lines)
+    roomy = import_events(tmp_path / "roomy.duckdb", [file])
+    small = import_events(
+        tmp_path / "small.duckdb", [file], limits=ImportLimits(memory_limit="40MB")
+    )
+    assert roomy.loaded == small.loaded == len(lines)
+    assert store_content(tmp_path / "small.duckdb") == store_content(tmp_path / "roomy.duckdb")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.jsonl", "roomy.duckdb", "small.duckdb"]

@@ -84,3 +84,32 @@ def test_checks_load_jinja_to_check_their_expressions_and_nothing_heavier() -> N
     loaded = loaded_by("validate", "reports/weekly-ecommerce.yaml")
     assert "jinja2" in loaded
     assert not loaded & (HEAVY - {"jinja2", "markupsafe"}), sorted(loaded & HEAVY)
+
+
+def test_import_loads_duckdb_and_nothing_a_report_needs(tmp_path: Path) -> None:
+    """`reportkit import` pays for DuckDB and the store, not for definitions, runs or renders."""
+    file = tmp_path / "e.jsonl"
+    file.write_text(
+        '{"event_name": "Charged", "ts": 20261120134501, "profile": {"identity": "u1"}}\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, "import", str(file), "--db", str(tmp_path / "s.duckdb")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    lines = done.stdout.splitlines()
+    assert lines[-2] == "EXIT 0", done.stdout + done.stderr
+    modules = set(lines[-1].split()[1:])
+    loaded = {name.split(".")[0] for name in modules}
+    assert "duckdb" in loaded
+    assert not loaded & (HEAVY - {"duckdb"} | {"yaml", "jsonschema"}), sorted(loaded & HEAVY)
+    assert not modules & {
+        "reportkit.app",
+        "reportkit.runner",
+        "reportkit.plan",
+        "reportkit.language.spec",
+        "reportkit.sources",
+    }

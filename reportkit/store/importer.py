@@ -39,6 +39,9 @@ MAX_REASONS = 100
 # hundred custom properties, so these are far above any real account.
 MAX_PROPERTIES_PER_IMPORT = 500
 MAX_STORE_PROPERTIES = 2000
+# DuckDB's memory for one import into a store file; past it, DuckDB spills to a folder beside the
+# store (STORE.tmp, gone when the import ends), so a file of any size imports in bounded memory.
+MEMORY_LIMIT = "1GB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,7 @@ class ImportLimits:
     max_properties_per_import: int = MAX_PROPERTIES_PER_IMPORT
     max_store_properties: int = MAX_STORE_PROPERTIES
     allow_duplicate_file: bool = False  # load a file whose digest the store already holds
+    memory_limit: str = MEMORY_LIMIT  # DuckDB's memory_limit for an import into a store file
 
 
 def import_events(
@@ -75,6 +79,9 @@ def import_events(
     con = store.connect(db)
     done = False
     try:
+        if str(db) != ":memory:":
+            con.execute(f"SET temp_directory = {lit(f'{db}.tmp')}")
+            con.execute(f"SET memory_limit = {lit(limits.memory_limit)}")
         summary = _import(con, [Path(f) for f in files], timezone, skip_invalid, limits)
         done = True
         return summary

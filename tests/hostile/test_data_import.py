@@ -15,6 +15,7 @@ from reportkit.store import ALTER_ONE_BY_ONE
 from reportkit.store.importer import (
     MAX_PROPERTIES_PER_IMPORT,
     MAX_STORE_PROPERTIES,
+    MEMORY_LIMIT,
     ImportLimits,
     import_events,
 )
@@ -101,6 +102,7 @@ def test_the_cli_defaults_are_the_librarys(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["import", "--help"])
     assert f"[default: {MAX_PROPERTIES_PER_IMPORT};" in result.output
     assert f"[default: {MAX_STORE_PROPERTIES};" in result.output
+    assert f"[default: {MEMORY_LIMIT}]" in " ".join(result.output.split())
 
 
 def contents(db: Path) -> dict[str, object]:
