@@ -115,7 +115,7 @@ def read_fast(file: Path) -> bool:
     con = duckdb.connect()
     try:
         try:
-            _, fields = jsonlines._discover_file(con, file)
+            _, _, fields = jsonlines._discover_file(con, file)
         except duckdb.Error:
             return False
         return fields and jsonlines._stage_fast(con, file, "_stage", "UTC", 500) is not None

@@ -51,6 +51,7 @@ _BLANK = " \t\n\r\x0b\x0c"  # what read_json skips as an empty line, and trims a
 _BOM = "\ufeff"
 _JSON_INTEGER = ("BIGINT", "UBIGINT")
 _JSON_NUMBER = (*_JSON_INTEGER, "DOUBLE")
+_VARCHAR = "'VARCHAR'"
 
 
 _JSON_SHAPES = (
@@ -177,13 +178,16 @@ def _stage_fast(
     con.execute("SET preserve_insertion_order = false")
     try:
         try:
-            found, fields = _discover_file(con, file)
+            found, kinds, fields = _discover_file(con, file)
         except duckdb.Error:
             return None  # a line the reader refuses: the exact way names it
         check_property_count(file, len(found) + 1, max_properties)  # + 1: profile.platform
+        if any(kinds[key] & {"OBJECT", "ARRAY"} for key in found):
+            return None  # a nested value: the exact way names its line
         if fields:
             try:
-                return _stage_typed(con, file, found, table, tz)
+                static = [_static_kind(kinds[key]) for key in found]
+                return _stage_typed(con, file, found, static, table, tz)
             except duckdb.Error:
                 pass  # a container that is not an object, say: the JSON way decides
         props = _stage_json(con, file, table, tz, max_properties)
@@ -202,57 +206,74 @@ def _read_json(file: Path, columns: dict[str, str]) -> str:
 
 def _discover_file(
     con: duckdb.DuckDBPyConnection, file: Path
-) -> tuple[list[tuple[str, str]], bool]:
-    """(container, key) of every property in the file, as `_discover` orders them, in one
-    read of it; and whether every container's keys can be struct fields (no key empty, none
-    repeated in an object, none differing from another only in case)."""
+) -> tuple[list[tuple[str, str]], dict[tuple[str, str], set[str]], bool]:
+    """(container, key) of every property in the file, as `_discover` orders them, and the JSON
+    types (json_type's names) of its values, in one read of the file; and whether every
+    container's keys can be struct fields (no key empty, none repeated in an object, none
+    differing from another only in case)."""
     containers = [*_EVENT_CONTAINERS, *_PROFILE_CONTAINERS]
-    paths = [pointer(c) for c in _PROFILE_CONTAINERS]
-    # Records mostly share a few key lists: DISTINCT keeps the work after the read small.
+    refs = [*_EVENT_CONTAINERS, *(f"profile.{quote(c)}" for c in _PROFILE_CONTAINERS)]
+    profile = ", ".join(f"{quote(c)} JSON" for c in _PROFILE_CONTAINERS)
+    columns = {"profile": f"STRUCT({profile})", **{c: "JSON" for c in _EVENT_CONTAINERS}}
+    # Records mostly share a few key lists (and value types): DISTINCT keeps the rest small.
     rows = con.execute(
-        f"""SELECT DISTINCT json_keys(event_props), json_keys(session_props),
-                   json_keys(profile, $paths)
-        FROM {_read_json(file, {c: "JSON" for c in ("profile", *_EVENT_CONTAINERS)})}""",
-        {"paths": paths},
+        f"""SELECT DISTINCT {", ".join(f"json_keys({r}), json_type({r}, '$.*')" for r in refs)}
+        FROM {_read_json(file, columns)}"""
     ).fetchall()
-    keys: dict[str, set[str]] = {c: set() for c in containers}
+    kinds: dict[tuple[str, str], set[str]] = {}
     fields = True
-    for event, session, profile in rows:
-        lists = [event, session, *(profile or [None] * len(paths))]
-        for c, ks in zip(containers, lists, strict=True):
-            if ks:
-                fields = fields and len(set(ks)) == len(ks)
-                keys[c].update(str(k) for k in ks)
+    for row in rows:
+        for i, c in enumerate(containers):
+            ks, ts = row[2 * i], row[2 * i + 1]
+            if not ks:
+                continue
+            fields = fields and len(set(ks)) == len(ks)
+            if not isinstance(ts, list):
+                ts = [ts]  # one key: json_type gives its type, not a list
+            for k, t in zip(ks, ts, strict=True):
+                kinds.setdefault((c, str(k)), set()).add(str(t))
     for c in containers:
-        folded = {k.casefold() for k in keys[c]}
-        fields = fields and len(folded) == len(keys[c]) and "" not in keys[c]
+        names = [k for kc, k in kinds if kc == c]
+        fields = fields and len({k.casefold() for k in names}) == len(names) and "" not in names
     ordered = con.execute(
         "SELECT c, k FROM (SELECT unnest($c) AS c, unnest($k) AS k) ORDER BY c, k",
-        {
-            "c": [i for i, c in enumerate(containers) for _ in keys[c]],
-            "k": [k for c in containers for k in keys[c]],
-        },
+        {"c": [containers.index(c) for c, _ in kinds], "k": [k for _, k in kinds]},
     ).fetchall()
-    return [(containers[int(c)], str(k)) for c, k in ordered], fields
+    return [(containers[int(c)], str(k)) for c, k in ordered], kinds, fields
+
+
+def _static_kind(types: set[str]) -> str:
+    """The type a property's values can be read as, from the JSON types they have in the file:
+    VARCHAR, DOUBLE or BOOLEAN when that is all they are (besides null), else JSON."""
+    for kind, fits in (
+        ("VARCHAR", {"VARCHAR"}),
+        ("DOUBLE", set(_JSON_NUMBER)),
+        ("BOOLEAN", {"BOOLEAN"}),
+    ):
+        if types - {"NULL"} and types - {"NULL"} <= fits:
+            return kind
+    return "JSON"
 
 
 def _stage_typed(
     con: duckdb.DuckDBPyConnection,
     file: Path,
     found: list[tuple[str, str]],
+    static: list[str],
     table: str,
     tz: str,
 ) -> tuple[Prop, ...] | None:
-    """The stage of a file whose keys are `found` (None when a record is bad): each container a struct of JSON fields, so
-    the reader hands every value over as its own JSON text, whose first character is its type
-    (a JSON text never starts with whitespace here) -- no value is parsed twice."""
-    keys: dict[str, list[str]] = {}
-    for c, k in found:
-        keys.setdefault(c, []).append(k)
+    """The stage of a file whose keys are `found` (None when a record is bad): each container a
+    struct whose fields the reader fills in its one pass, typed as `static` says (a key with
+    values of several JSON types is read as JSON: its text's first character says the type
+    -- a JSON text from the reader never starts with whitespace). No value is parsed twice."""
+    keys: dict[str, list[tuple[str, str]]] = {}
+    for (c, k), kind in zip(found, static, strict=True):
+        keys.setdefault(c, []).append((k, kind))
 
     def container(name: str) -> str:
         ks = keys.get(name)
-        return f"STRUCT({', '.join(f'{quote(k)} JSON' for k in ks)})" if ks else "JSON"
+        return f"STRUCT({', '.join(f'{quote(k)} {t}' for k, t in ks)})" if ks else "JSON"
 
     profile = ["identity", "objectId", "platform"]
     profile_type = ", ".join(
@@ -280,13 +301,20 @@ def _stage_typed(
         "CAST(profile.identity AS VARCHAR) AS j_id",
         'CAST(profile."objectId" AS VARCHAR) AS j_ob',
     ]
-    texts += [f"CAST({e} AS VARCHAR) AS j{n}" for n, e in enumerate(elements)]
+    # the values, as the rules name them: j<n> a JSON text, x<n> a typed value
+    events = len(found) - sum(1 for c, _ in found if c in _PROFILE_CONTAINERS)
+    kinds = [*static[:events], "JSON", *static[events:]]  # profile.platform: JSON
+    texts += [
+        f"CAST({e} AS VARCHAR) AS j{n}" if kind == "JSON" else f"{e} AS x{n}"
+        for n, (e, kind) in enumerate(zip(elements, kinds, strict=True))
+    ]
     shapes = [shape(c, c) + f" AS t_{c}" for c in _EVENT_CONTAINERS]
     shapes.append("CASE WHEN profile IS NOT NULL THEN 'OBJECT' END AS t_profile")
     pcs = ", ".join(shape(f"profile.{quote(c)}", c) for c in _PROFILE_CONTAINERS)
     shapes.append(f"[{pcs}] AS t_pc")
     # t_name, x_name ... as the rules name them; t0, x0 ... for the values
-    named = ["_name", "_ts", "_id", "_ob", *(str(n) for n in range(len(elements)))]
+    named = ["_name", "_ts", "_id", "_ob"]
+    named += [str(n) for n, kind in enumerate(kinds) if kind == "JSON"]
     codes = [f"ord(j{n}) AS o{n}" for n in named]
     typed = [
         f"{_kind(f'o{n}', f'j{n}', integer=n in ('_id', '_ob'))} AS t{n},"
@@ -298,7 +326,7 @@ def _stage_typed(
         FROM (SELECT *, {", ".join(codes)}
               FROM (SELECT {", ".join(texts + shapes)} FROM {_read_json(file, columns)}))"""
     p = Params()
-    select, props = _rules(source, _values(found), tz, p)
+    select, props = _rules(source, _values(found), tz, p, kinds)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}", p.values)
     return None if bad_count(con, table) else props
 
@@ -492,28 +520,27 @@ def _values(found: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def _rules(
-    source: str, values: list[tuple[str, str]], tz: str, p: Params
+    source: str,
+    values: list[tuple[str, str]],
+    tz: str,
+    p: Params,
+    kinds: list[str] | None = None,
 ) -> tuple[str, tuple[Prop, ...]]:
     """The SELECT of a stage (and its properties) from `source`, a relation of every record's
-    JSON types and texts (as json_type and ->> '$' name them): line, pre, ok, root; t_/x_ name, ts, id (identity) and
-    ob (objectId); t_profile, t_event_props, t_session_props, t_pc (the profile containers, in
-    `_PROFILE_CONTAINERS` order); t<n>/x<n> for the n-th of `values`. One rule set for every way
-    of reading a file."""
+    JSON types and texts (as json_type and ->> '$' name them): line, pre, ok, root; t_/x_ name,
+    ts, id (identity) and ob (objectId); t_profile, t_event_props, t_session_props, t_pc (the
+    profile containers, in `_PROFILE_CONTAINERS` order); and for the n-th of `values`, t<n> and
+    x<n>, or only x<n> typed VARCHAR, DOUBLE or BOOLEAN when `kinds` says all its values are of
+    that type (then its rules are the ones that type can meet). One rule set for every way of
+    reading a file."""
+    kinds = kinds or ["JSON"] * len(values)
     derived = [
         f"({epoch_sql('x_ts', tz)}) AS epoch",
         f"CASE WHEN t_id IN {_JSON_INTEGER} OR (t_id = 'VARCHAR' AND x_id <> '') THEN x_id"
         f" WHEN t_ob IN {_JSON_INTEGER} OR (t_ob = 'VARCHAR' AND x_ob <> '') THEN x_ob END"
         " AS identity",
     ]
-    # Each value's number, is-a-date and date once, for the checks and the stage columns.
-    for n in range(len(values)):
-        derived += [
-            f"CASE WHEN t{n} IN {_JSON_NUMBER} THEN TRY_CAST(x{n} AS DOUBLE) END AS n{n}",
-            f"CASE WHEN t{n} = 'VARCHAR' AND starts_with(x{n}, '$D_')"
-            f" THEN regexp_matches(x{n}, '{DATE_RE}') ELSE false END AS d{n}",
-        ]
-    dates = [f"CASE WHEN d{n} THEN TRY_CAST(substr(x{n}, 4) AS BIGINT) END AS e{n}"
-             for n in range(len(values))]
+    dates: list[str] = []
     checks = [
         "WHEN pre IS NOT NULL THEN pre",
         "WHEN NOT ok THEN 'not valid JSON'",
@@ -536,20 +563,45 @@ def _rules(
         )
     columns: list[str] = []
     props: list[Prop] = []
-    for n, (scope, name) in enumerate(values):
-        checks += [
-            f"WHEN t{n} IN ('OBJECT', 'ARRAY') THEN "
-            + p(f"property {name!r}: nested objects and lists are not supported"),
-            f"WHEN t{n} = 'DOUBLE' AND NOT isfinite(n{n}) THEN "
-            + p(f"property {name!r}: number out of range"),
-            f"WHEN d{n} AND e{n} IS NULL THEN "
-            + p(f"property {name!r}: date out of range"),
-        ]
-        exprs = {
-            "STR": f"CASE WHEN (t{n} = 'VARCHAR' AND NOT d{n}) OR t{n} = 'BOOLEAN' THEN x{n} END",
-            "NUMBER": f"n{n}",
-            "DATE": f"e{n}",
-        }
+    for n, ((scope, name), kind) in enumerate(zip(values, kinds, strict=True)):
+        nested = f"property {name!r}: nested objects and lists are not supported"
+        out_of_range = f"property {name!r}: number out of range"
+        bad_date = f"property {name!r}: date out of range"
+        # Each value's number, is-a-date and date once, for the checks and the stage columns.
+        is_date = (
+            f"CASE WHEN {'' if kind == 'VARCHAR' else f't{n} = {_VARCHAR} AND '}"
+            f"starts_with(x{n}, '$D_') THEN regexp_matches(x{n}, '{DATE_RE}') ELSE false END"
+        )
+        date = f"CASE WHEN d{n} THEN TRY_CAST(substr(x{n}, 4) AS BIGINT) END AS e{n}"
+        exprs: dict[str, str] = {}
+        if kind == "JSON":
+            derived += [
+                f"CASE WHEN t{n} IN {_JSON_NUMBER} THEN TRY_CAST(x{n} AS DOUBLE) END AS n{n}",
+                f"{is_date} AS d{n}",
+            ]
+            dates.append(date)
+            checks += [
+                f"WHEN t{n} IN ('OBJECT', 'ARRAY') THEN {p(nested)}",
+                f"WHEN t{n} = 'DOUBLE' AND NOT isfinite(n{n}) THEN {p(out_of_range)}",
+                f"WHEN d{n} AND e{n} IS NULL THEN {p(bad_date)}",
+            ]
+            exprs = {
+                "STR": f"CASE WHEN (t{n} = 'VARCHAR' AND NOT d{n}) OR t{n} = 'BOOLEAN'"
+                f" THEN x{n} END",
+                "NUMBER": f"n{n}",
+                "DATE": f"e{n}",
+            }
+        elif kind == "VARCHAR":
+            derived.append(f"{is_date} AS d{n}")
+            dates.append(date)
+            checks.append(f"WHEN d{n} AND e{n} IS NULL THEN {p(bad_date)}")
+            exprs = {"STR": f"CASE WHEN NOT d{n} THEN x{n} END", "DATE": f"e{n}"}
+        elif kind == "DOUBLE":
+            # json_type's DOUBLE is the only number that can be out of range
+            checks.append(f"WHEN NOT isfinite(x{n}) THEN {p(out_of_range)}")
+            exprs = {"NUMBER": f"x{n}"}
+        else:  # BOOLEAN: the text json_type's ->> gives
+            exprs = {"STR": f"CASE WHEN x{n} THEN 'true' WHEN NOT x{n} THEN 'false' END"}
         stage_cols = {}
         for typ, expr in exprs.items():
             alias = f"s{n}_{typ.lower()}"
