@@ -689,7 +689,7 @@ def demo_command(events: int, db: str, seed: int, days: int) -> None:
 )
 @click.option(
     "--memory-limit",
-    default="1GB",
+    default="300MB",
     show_default=True,
     help="DuckDB's memory for the import; past it, work spills to STORE.tmp beside the store.",
 )

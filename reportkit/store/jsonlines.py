@@ -155,6 +155,8 @@ def stage_jsonl(
     if props is not None:
         return Stage(file, table, props, "line")
     docs = f"{table}_lines"
+    # The line-numbered way holds the whole file as text: bounded by the machine, not the limit.
+    con.execute("RESET memory_limit")
     try:
         _docs_exact(con, file, docs)
         return Stage(file, table, _stage_docs(con, docs, table, tz, max_properties, file), "line")
