@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -180,16 +181,16 @@ def _stage_fast(
     con.execute("SET preserve_insertion_order = false")
     try:
         try:
-            found, kinds, fields = _discover_file(con, file)
+            found = _discover_file(con, file)
         except duckdb.Error:
             return None  # a line the reader refuses: the exact way names it
-        check_property_count(file, len(found) + 1, max_properties)  # + 1: profile.platform
-        if any(kinds[key] & {"OBJECT", "ARRAY"} for key in found):
+        # + 1: profile.platform
+        check_property_count(file, len(found.props) + 1, max_properties)
+        if any(found.kinds[key] & {"OBJECT", "ARRAY"} for key in found.props):
             return None  # a nested value: the exact way names its line
-        if fields:
+        if found.fields:
             try:
-                static = [_static_kind(kinds[key]) for key in found]
-                return _stage_typed(con, file, found, static, table, tz)
+                return _stage_typed(con, file, found, table, tz)
             except duckdb.Error:
                 pass  # a container that is not an object, say: the JSON way decides
         props = _stage_json(con, file, table, tz, max_properties)
@@ -206,27 +207,56 @@ def _read_json(file: Path, columns: dict[str, str]) -> str:
     )
 
 
-def _discover_file(
-    con: duckdb.DuckDBPyConnection, file: Path
-) -> tuple[list[tuple[str, str]], dict[tuple[str, str], set[str]], bool]:
-    """(container, key) of every property in the file, as `_discover` orders them, and the JSON
-    types (json_type's names) of its values, in one read of the file; and whether every
-    container's keys can be struct fields (no key empty, none repeated in an object, none
-    differing from another only in case)."""
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """What one read of a file found: its properties (container, key) in `_discover`'s order,
+    the JSON types (json_type's names) of each one's values and of the top-level fields
+    (event_name, ts, identity, objectId, platform), and whether every container's keys can be
+    struct fields (no key empty, none repeated in an object, none differing from another only
+    in case)."""
+
+    props: list[tuple[str, str]]
+    kinds: dict[tuple[str, str], set[str]]
+    top: dict[str, set[str]]
+    fields: bool
+
+
+_TOP_FIELDS = {
+    "name": "event_name",
+    "ts": "ts",
+    "id": "profile.identity",
+    "ob": 'profile."objectId"',
+    "platform": "profile.platform",
+}
+
+
+def _discover_file(con: duckdb.DuckDBPyConnection, file: Path) -> _Found:
+    """The properties of a file and the types of its values, in one read of it."""
     containers = [*_EVENT_CONTAINERS, *_PROFILE_CONTAINERS]
     refs = [*_EVENT_CONTAINERS, *(f"profile.{quote(c)}" for c in _PROFILE_CONTAINERS)]
-    profile = ", ".join(f"{quote(c)} JSON" for c in _PROFILE_CONTAINERS)
-    columns = {"profile": f"STRUCT({profile})", **{c: "JSON" for c in _EVENT_CONTAINERS}}
+    profile = ", ".join(
+        f"{quote(c)} JSON" for c in ("identity", "objectId", "platform", *_PROFILE_CONTAINERS)
+    )
+    columns = {
+        "event_name": "JSON",
+        "ts": "JSON",
+        "profile": f"STRUCT({profile})",
+        **{c: "JSON" for c in _EVENT_CONTAINERS},
+    }
     # Records mostly share a few key lists (and value types): DISTINCT keeps the rest small.
     rows = con.execute(
-        f"""SELECT DISTINCT {", ".join(f"json_keys({r}), json_type({r}, '$.*')" for r in refs)}
+        f"""SELECT DISTINCT {", ".join(f"json_type({r})" for r in _TOP_FIELDS.values())},
+                   {", ".join(f"json_keys({r}), json_type({r}, '$.*')" for r in refs)}
         FROM {_read_json(file, columns)}"""
     ).fetchall()
+    top: dict[str, set[str]] = {name: set() for name in _TOP_FIELDS}
     kinds: dict[tuple[str, str], set[str]] = {}
     fields = True
     for row in rows:
+        for name, t in zip(_TOP_FIELDS, row, strict=False):
+            top[name].add(str(t))  # "None" when absent
         for i, c in enumerate(containers):
-            ks, ts = row[2 * i], row[2 * i + 1]
+            ks, ts = row[len(_TOP_FIELDS) + 2 * i], row[len(_TOP_FIELDS) + 2 * i + 1]
             if not ks:
                 continue
             fields = fields and len(set(ks)) == len(ks)
@@ -241,34 +271,47 @@ def _discover_file(
         "SELECT c, k FROM (SELECT unnest($c) AS c, unnest($k) AS k) ORDER BY c, k",
         {"c": [containers.index(c) for c, _ in kinds], "k": [k for _, k in kinds]},
     ).fetchall()
-    return [(containers[int(c)], str(k)) for c, k in ordered], kinds, fields
+    return _Found([(containers[int(c)], str(k)) for c, k in ordered], kinds, top, fields)
+
+
+def _top_kind(types: set[str]) -> str:
+    """How event_name, ts, identity or objectId can be read, from the JSON types it has in the
+    file: VARCHAR when it is text alone, HUGEINT when integers alone (their text is the JSON
+    text), else JSON. ("None": absent in some record.)"""
+    present = types - {"NULL", "None"}
+    if present == {"VARCHAR"}:
+        return "VARCHAR"
+    if present and present <= set(_JSON_INTEGER):
+        return "HUGEINT"
+    return "JSON"
 
 
 def _static_kind(types: set[str]) -> str:
     """The type a property's values can be read as, from the JSON types they have in the file:
-    VARCHAR, DOUBLE or BOOLEAN when that is all they are (besides null), else JSON."""
+    VARCHAR, DOUBLE or BOOLEAN when that is all they are (besides null, or "None": absent),
+    else JSON."""
+    present = types - {"NULL", "None"}
     for kind, fits in (
         ("VARCHAR", {"VARCHAR"}),
         ("DOUBLE", set(_JSON_NUMBER)),
         ("BOOLEAN", {"BOOLEAN"}),
     ):
-        if types - {"NULL"} and types - {"NULL"} <= fits:
+        if present and present <= fits:
             return kind
     return "JSON"
 
 
 def _stage_typed(
-    con: duckdb.DuckDBPyConnection,
-    file: Path,
-    found: list[tuple[str, str]],
-    static: list[str],
-    table: str,
-    tz: str,
+    con: duckdb.DuckDBPyConnection, file: Path, discovered: _Found, table: str, tz: str
 ) -> tuple[Prop, ...] | None:
     """The stage of a file whose keys are `found` (None when a record is bad): each container a
     struct whose fields the reader fills in its one pass, typed as `static` says (a key with
     values of several JSON types is read as JSON: its text's first character says the type
     -- a JSON text from the reader never starts with whitespace). No value is parsed twice."""
+    found = discovered.props
+    static = [_static_kind(discovered.kinds[key]) for key in found]
+    # event_name, ts, identity and objectId: text or integers alone are read as such
+    top = {name: _top_kind(discovered.top[name]) for name in ("name", "ts", "id", "ob")}
     keys: dict[str, list[tuple[str, str]]] = {}
     for (c, k), kind in zip(found, static, strict=True):
         keys.setdefault(c, []).append((k, kind))
@@ -277,14 +320,14 @@ def _stage_typed(
         ks = keys.get(name)
         return f"STRUCT({', '.join(f'{quote(k)} {t}' for k, t in ks)})" if ks else "JSON"
 
-    profile = ["identity", "objectId", "platform"]
+    platform = _static_kind(discovered.top["platform"])
     profile_type = ", ".join(
-        [f"{quote(f)} JSON" for f in profile]
+        [f"identity {top['id']}", f'"objectId" {top["ob"]}', f"platform {platform}"]
         + [f"{quote(c)} {container(c)}" for c in _PROFILE_CONTAINERS]
     )
     columns = {
-        "event_name": "JSON",
-        "ts": "JSON",
+        "event_name": top["name"],
+        "ts": top["ts"],
         "profile": f"STRUCT({profile_type})",
         **{c: container(c) for c in _EVENT_CONTAINERS},
     }
@@ -297,15 +340,20 @@ def _stage_typed(
             return f"CASE WHEN {ref} IS NOT NULL THEN 'OBJECT' END"
         return _kind(f"ord(CAST({ref} AS VARCHAR))", "")
 
-    texts = [
-        "CAST(event_name AS VARCHAR) AS j_name",
-        "CAST(ts AS VARCHAR) AS j_ts",
-        "CAST(profile.identity AS VARCHAR) AS j_id",
-        'CAST(profile."objectId" AS VARCHAR) AS j_ob',
-    ]
+    texts = []
+    for name in top:
+        ref = _TOP_FIELDS[name]
+        if top[name] == "JSON":
+            texts.append(f"CAST({ref} AS VARCHAR) AS j_{name}")
+        else:  # as json_type and ->> would give them
+            integer = top[name] == "HUGEINT"
+            texts.append(
+                f"CASE WHEN {ref} IS NOT NULL THEN '{_JSON_INTEGER[0] if integer else 'VARCHAR'}'"
+                f" END AS t_{name}, CAST({ref} AS VARCHAR) AS x_{name}"
+            )
     # the values, as the rules name them: j<n> a JSON text, x<n> a typed value
     events = len(found) - sum(1 for c, _ in found if c in _PROFILE_CONTAINERS)
-    kinds = [*static[:events], "JSON", *static[events:]]  # profile.platform: JSON
+    kinds = [*static[:events], platform, *static[events:]]
     texts += [
         f"CAST({e} AS VARCHAR) AS j{n}" if kind == "JSON" else f"{e} AS x{n}"
         for n, (e, kind) in enumerate(zip(elements, kinds, strict=True))
@@ -315,7 +363,7 @@ def _stage_typed(
     pcs = ", ".join(shape(f"profile.{quote(c)}", c) for c in _PROFILE_CONTAINERS)
     shapes.append(f"[{pcs}] AS t_pc")
     # t_name, x_name ... as the rules name them; t0, x0 ... for the values
-    named = ["_name", "_ts", "_id", "_ob"]
+    named = [f"_{name}" for name, kind in top.items() if kind == "JSON"]
     named += [str(n) for n, kind in enumerate(kinds) if kind == "JSON"]
     codes = [f"ord(j{n}) AS o{n}" for n in named]
     typed = [
