@@ -245,7 +245,7 @@ def _discover_file(con: duckdb.DuckDBPyConnection, file: Path) -> _Found:
     }
     # Records mostly share a few key lists (and value types): DISTINCT keeps the rest small.
     rows = con.execute(
-        f"""SELECT DISTINCT {", ".join(f"json_type({r})" for r in _TOP_FIELDS.values())},
+        f"""SELECT DISTINCT {", ".join(_json_type(r) for r in _TOP_FIELDS.values())},
                    {", ".join(f"json_keys({r}), json_type({r}, '$.*')" for r in refs)}
         FROM {_read_json(file, columns)}"""
     ).fetchall()
@@ -272,6 +272,12 @@ def _discover_file(con: duckdb.DuckDBPyConnection, file: Path) -> _Found:
         {"c": [containers.index(c) for c, _ in kinds], "k": [k for _, k in kinds]},
     ).fetchall()
     return _Found([(containers[int(c)], str(k)) for c, k in ordered], kinds, top, fields)
+
+
+def _json_type(ref: str) -> str:
+    """json_type of a JSON value, parsing only numbers (a string's first character says it)."""
+    text = f"CAST({ref} AS VARCHAR)"
+    return f"CASE WHEN ord({text}) = 34 THEN 'VARCHAR' ELSE json_type({ref}) END"
 
 
 def _top_kind(types: set[str]) -> str:
