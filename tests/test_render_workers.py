@@ -4,6 +4,11 @@ report after another, one report's failure stays its own, and how many workers a
 from __future__ import annotations
 
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -15,7 +20,8 @@ from reportkit.app import RunOptions, run_paths
 from reportkit.cli import cli
 from reportkit.publish.pool import WORKER_MEMORY, PublishJob, worker_count
 
-REPORTS = Path(__file__).resolve().parent.parent / "reports"
+ROOT = Path(__file__).resolve().parent.parent
+REPORTS = ROOT / "reports"
 
 
 def _run(tmp_path: Path, demo_store: Path, out: str, *extra: str) -> tuple[int, str]:
@@ -119,3 +125,92 @@ def test_workers_only_where_two_pdfs_and_two_cores_and_the_memory_for_two() -> N
     assert worker_count(_jobs(20), cores=4, memory=plenty) == 4  # nor than the cores
     assert worker_count(_jobs(20), cores=8, memory=3 * WORKER_MEMORY) == 3  # nor than memory
     assert worker_count(_jobs(20), cores=8, memory=WORKER_MEMORY) == 0
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every living process below `pid` (the forkserver and the workers it forked)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z":  # a zombie has ended
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+@pytest.mark.timeout(120)
+def test_sigterm_ends_the_workers_with_the_run(tmp_path: Path, demo_store: Path) -> None:
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    text = (REPORTS / "weekly-ecommerce.yaml").read_text().split("\ndeliver:")[0]  # no mail
+    for week in range(6):
+        (folder / f"weekly-{week}.yaml").write_text(text)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "reportkit",
+            "run",
+            str(folder),
+            "--as-of",
+            "2026-11-30",
+            "--source",
+            f"local:{demo_store}",
+            "--format",
+            "pdf",
+            "--out",
+            str(tmp_path / "out"),
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--render-workers",
+            "2",
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while len(_descendants(proc.pid)) < 3 and proc.poll() is None:  # forkserver + 2 workers
+            assert time.monotonic() < deadline, "no workers started"
+            time.sleep(0.05)
+        workers = _descendants(proc.pid)
+        assert proc.poll() is None, proc.communicate()
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        ended = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    assert "interrupted (SIGTERM)" in err
+    assert ended < 5, f"the run took {ended:.1f} s to end"
+    deadline = time.monotonic() + 5
+    while any(_descendants_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the forkserver sees its parent gone a moment later
+    alive = [pid for pid in workers if _descendants_alive(pid)]
+    assert alive == [], "worker processes outlived the run"
+    assert not [p for p in (tmp_path / "out").rglob("*") if ".tmp-" in p.name]
+
+
+def _descendants_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
