@@ -29,7 +29,18 @@ if TYPE_CHECKING:
     from reportkit.results import ReportResult
 
 WORKER_MEMORY = 400 * 2**20  # bytes a worker may need for a large report, PDF included
-_PRELOAD = ["reportkit.publish.folders", "reportkit.render.pdf", "reportkit.render.charts"]
+# Imported once by the forkserver, so that each worker forked from it starts with them loaded;
+# our modules import these lazily, so they are named here (importing is fork-safe; the chart
+# engine's JavaScript runtime starts at a worker's first chart, never before the fork).
+_PRELOAD = [
+    "reportkit.publish.folders",
+    "reportkit.render.pdf",
+    "reportkit.render.html",
+    "reportkit.render.charts",
+    "weasyprint",
+    "vl_convert",
+    "jinja2",
+]
 
 
 @dataclass(frozen=True, slots=True)
