@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from reportkit.cli import cli
 from reportkit.errors import SpecError, WindowError, one_line
-from reportkit.language.spec import MAX_BYTES, ecma_regex, load_report, parse_report
+from reportkit.language.schema_check import ecma_regex
+from reportkit.language.spec import MAX_BYTES, load_report, parse_report
 from reportkit.language.windows import DateRange
 from reportkit.plan import plan_requests, split_for_trends
 

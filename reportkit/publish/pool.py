@@ -29,7 +29,18 @@ if TYPE_CHECKING:
     from reportkit.results import ReportResult
 
 WORKER_MEMORY = 400 * 2**20  # bytes a worker may need for a large report, PDF included
-_PRELOAD = ["reportkit.publish.folders", "reportkit.render.pdf", "reportkit.render.charts"]
+# Imported once by the forkserver, so that each worker forked from it starts with them loaded;
+# our modules import these lazily, so they are named here (importing is fork-safe; the chart
+# engine's JavaScript runtime starts at a worker's first chart, never before the fork).
+_PRELOAD = [
+    "reportkit.publish.folders",
+    "reportkit.render.pdf",
+    "reportkit.render.html",
+    "reportkit.render.charts",
+    "weasyprint",
+    "vl_convert",
+    "jinja2",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +52,7 @@ class PublishJob:
     output: OutputSpec
     formats: tuple[str, ...]
     cached: tuple[str, ...] = field(default=())
+    definition: tuple[str, bytes] | None = None  # embedded in an archival PDF
 
 
 def available_memory() -> int | None:
@@ -55,14 +67,17 @@ def available_memory() -> int | None:
     return None
 
 
-def worker_count(jobs: Sequence[PublishJob], *, cores: int | None = None) -> int:
+def worker_count(
+    jobs: Sequence[PublishJob], *, cores: int | None = None, memory: int | None = None
+) -> int:
     """How many worker processes to use for `jobs`; 0 means publish in this process (fewer than
-    two PDFs to make, one core, or too little memory for two workers)."""
+    two PDFs to make, one core, or too little memory for two workers). `cores` and `memory`
+    (bytes available) default to this machine's."""
     pdfs = sum("pdf" in job.formats for job in jobs)
     if pdfs < 2:
         return 0
     cores = cores if cores is not None else len(os.sched_getaffinity(0))
-    memory = available_memory()
+    memory = memory if memory is not None else available_memory()
     by_memory = memory // WORKER_MEMORY if memory is not None else cores
     workers = min(cores, len(jobs), by_memory)
     return workers if workers >= 2 else 0
@@ -71,7 +86,14 @@ def worker_count(jobs: Sequence[PublishJob], *, cores: int | None = None) -> int
 def _publish(job: PublishJob) -> Manifest:
     from reportkit.publish.folders import publish_report
 
-    return publish_report(job.out, job.result, job.output, formats=job.formats, cached=job.cached)
+    return publish_report(
+        job.out,
+        job.result,
+        job.output,
+        formats=job.formats,
+        cached=job.cached,
+        definition=job.definition,
+    )
 
 
 def _in_worker(job: PublishJob) -> tuple[str, Any]:
@@ -91,11 +113,11 @@ def publish_all(
     jobs: Sequence[PublishJob],
     *,
     workers: int | None = None,
-    on_done: Callable[[int], None] | None = None,
+    on_done: Callable[[int, Manifest | ReportkitError], None] | None = None,
 ) -> list[Manifest | ReportkitError]:
     """Publish every job; the result at index i is job i's manifest or the error that stopped it
     (one report's failure never stops another's). `workers` None chooses by `worker_count`;
-    `on_done(i)` is called as each job finishes."""
+    `on_done(i, manifest or error)` is called in this process as each job finishes, in order."""
     count = worker_count(jobs) if workers is None else workers
     results: list[Manifest | ReportkitError] = []
     if count < 2 or len(jobs) < 2:
@@ -105,7 +127,7 @@ def publish_all(
             except ReportkitError as exc:
                 results.append(exc)
             if on_done is not None:
-                on_done(index)
+                on_done(index, results[-1])
         return results
 
     import multiprocessing
@@ -125,7 +147,7 @@ def publish_all(
                 kind, value = "error", f"the worker rendering it died ({type(exc).__name__})"
             results.append(value if kind == "ok" else ReportkitError(value))
             if on_done is not None:
-                on_done(index)
+                on_done(index, results[-1])
     except BaseException:
         _terminate(executor)  # no worker outlives an interrupted run
         raise

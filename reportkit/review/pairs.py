@@ -49,10 +49,10 @@ class Pair:
 
 def _declared(text: bytes, path: Path) -> tuple[str, str | None]:
     """(report id, output.template) as the file says, without validating it."""
-    from reportkit.language.spec import _slug
+    from reportkit.language.building import slug
     from reportkit.language.yamldoc import YamlProblem, read_yaml
 
-    fallback = _slug(path.stem).replace("_", "-") or "report"
+    fallback = slug(path.stem).replace("_", "-") or "report"
     try:
         data = read_yaml(text.decode("utf-8")).data
     except (YamlProblem, UnicodeDecodeError, ValueError):
