@@ -310,10 +310,11 @@ def _static_kind(types: set[str]) -> str:
 def _stage_typed(
     con: duckdb.DuckDBPyConnection, file: Path, discovered: _Found, table: str, tz: str
 ) -> tuple[Prop, ...] | None:
-    """The stage of a file whose keys are `found` (None when a record is bad): each container a
-    struct whose fields the reader fills in its one pass, typed as `static` says (a key with
-    values of several JSON types is read as JSON: its text's first character says the type
-    -- a JSON text from the reader never starts with whitespace). No value is parsed twice."""
+    """The stage of a file (None when a record is bad): each container a struct whose fields
+    the reader fills in its one pass, each typed as the JSON types `discovered` in the file
+    allow (a key with values of several JSON types is read as JSON: its text's first character
+    says the type -- a JSON text from the reader never starts with whitespace). No value is
+    parsed twice."""
     found = discovered.props
     static = [_static_kind(discovered.kinds[key]) for key in found]
     # event_name, ts, identity and objectId: text or integers alone are read as such
@@ -377,9 +378,9 @@ def _stage_typed(
         f" {_text(f'o{n}', f'j{n}')} AS x{n}"
         for n in named
     ]
-    source = f"""SELECT 0 AS line, NULL::VARCHAR AS pre, true AS ok, 'OBJECT' AS root, *,
-               {", ".join(typed)}
-        FROM (SELECT *, {", ".join(codes)}
+    source = f"""SELECT 0 AS line, NULL::VARCHAR AS pre, true AS ok, 'OBJECT' AS root,
+               {", ".join(["*", *typed])}
+        FROM (SELECT {", ".join(["*", *codes])}
               FROM (SELECT {", ".join(texts + shapes)} FROM {_read_json(file, columns)}))"""
     p = Params()
     select, props = _rules(source, _values(found), tz, p, kinds)
