@@ -10,6 +10,7 @@ reach the network.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reportkit.errors import RenderError
-from reportkit.render.labels import vega_locales
+from reportkit.render.labels import format_money, vega_locales
 from reportkit.render.view import GroupView, QueryView, ReportView
 from reportkit.text import inert_text
 
@@ -351,8 +352,12 @@ def trend_spec(query: QueryView, *, exact: bool = False) -> dict[str, Any]:
             "title": None,
             "scale": {"domain": ["This period", "Previous period"], "range": [[1, 0], [5, 3]]},
         }
+    if query.currency:  # money: the axis writes amounts as the reader's locale does
+        line["encoding"]["y"]["axis"]["format"] = "$,d"
     spec = _base(values, height=200)
     spec["layer"] = [line]
+    if query.currency:
+        spec["usermeta"] = {"currency": query.currency}  # read by render_svg
     return spec
 
 
@@ -447,7 +452,12 @@ def build_charts(view: ReportView, number: Callable[[int], str] = _plain_number)
                     query.chart_id,
                     query.title,
                     apply_override(spec, query.chart),
-                    trend_alt(query, number),
+                    trend_alt(
+                        query,
+                        functools.partial(format_money, currency=query.currency)
+                        if query.currency
+                        else number,
+                    ),
                 )
             )
     return charts
@@ -508,8 +518,14 @@ def render_svg(chart: Chart) -> str:
     import vl_convert as vlc  # heavy: starts an embedded JavaScript engine
 
     try:
-        number, time = vega_locales()
-        locales = {"format_locale": number, "time_format_locale": time} if number else {}
+        meta = chart.spec.get("usermeta")
+        currency = meta.get("currency") if isinstance(meta, dict) else None
+        number, time = vega_locales(currency if isinstance(currency, str) else None)
+        locales = {
+            key: value
+            for key, value in (("format_locale", number), ("time_format_locale", time))
+            if value is not None
+        }
         svg: str = vlc.vega_to_svg(to_vega(inert_spec(chart.spec)), allowed_base_urls=[], **locales)
     except Exception as exc:  # vl-convert raises ValueError and friends
         raise RenderError(

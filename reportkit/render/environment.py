@@ -95,6 +95,7 @@ FILTERS: dict[str, Any] = {
     "number": labels.format_number,
     "percent": labels.format_percent,
     "delta": labels.format_delta,
+    "money": labels.format_money,
     "daterange": labels.format_daterange,
     "value_label": labels.value_label,
     "period": labels.period_label,

@@ -130,6 +130,7 @@ class QueryView:
     chart_id: str
     chart: dict[str, Any] | None
     filters: tuple[str, ...] = ()  # every `where:` condition, as a sentence
+    currency: str | None = None  # ISO 4217: a trend whose sums are money (`|money(q.currency)`)
 
     @property
     def show_chart(self) -> bool:
@@ -226,6 +227,7 @@ def build_query_view(query: QueryResult, timezone: str = "UTC") -> QueryView:
         chart_id=slug(query.query_id),
         chart=query.chart,
         filters=tuple(describe_filter(f) for f in query.where),
+        currency=query.currency,
     )
 
 
