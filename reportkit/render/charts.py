@@ -20,6 +20,7 @@ from typing import Any
 from reportkit.errors import RenderError
 from reportkit.render.labels import format_money, vega_locales
 from reportkit.render.view import GroupView, QueryView, ReportView
+from reportkit.render.words import gettext
 from reportkit.text import inert_text
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
@@ -92,12 +93,13 @@ def group_alt(
     for row in shown:
         text = f"{row.label}: {number(row.count)}"
         if compare and row.previous is not None:
-            text += f" (previous {number(row.previous)})"
+            text += " " + gettext("(previous %(n)s)") % {"n": number(row.previous)}
         parts.append(text)
-    kind = "Histogram" if group.histogram else "Bar chart"
+    kind = gettext("Histogram") if group.histogram else gettext("Bar chart")
     alt = f"{kind}, {title}. " + "; ".join(parts)
     if len(group.rows) > len(shown):
-        alt += f"; {len(group.rows) - len(shown)} more rows in the table"
+        more = len(group.rows) - len(shown)
+        alt += "; " + gettext("%(n)s more rows in the table") % {"n": more}
     return alt + "."
 
 
@@ -106,9 +108,10 @@ def trend_alt(query: QueryView, number: Callable[[int], str] = _plain_number) ->
     for point in query.points:
         text = f"{point.label}: {number(point.count)}"
         if query.compare and point.previous is not None:
-            text += f" (previous {number(point.previous)})"
+            text += " " + gettext("(previous %(n)s)") % {"n": number(point.previous)}
         parts.append(text)
-    return f"Line chart, {query.title} ({query.measure}). " + "; ".join(parts) + "."
+    kind = gettext("Line chart")
+    return f"{kind}, {query.title} ({query.measure}). " + "; ".join(parts) + "."
 
 
 def _base(values: list[dict[str, Any]], height: int) -> dict[str, Any]:
@@ -280,6 +283,7 @@ def trend_spec(query: QueryView, *, exact: bool = False) -> dict[str, Any]:
     temporal = query.granularity in (None, "daily") and all(
         len(p.period) == 8 and p.period.isdigit() for p in query.points
     )
+    this, before = gettext("This period"), gettext("Previous period")  # the legend's words
     values: list[dict[str, Any]] = []
     for order, point in enumerate(query.points):
         x = (
@@ -287,11 +291,9 @@ def trend_spec(query: QueryView, *, exact: bool = False) -> dict[str, Any]:
             if temporal
             else point.label
         )
-        values.append({"order": order, "x": x, "count": point.count, "series": "This period"})
+        values.append({"order": order, "x": x, "count": point.count, "series": this})
         if point.previous is not None:
-            values.append(
-                {"order": order, "x": x, "count": point.previous, "series": "Previous period"}
-            )
+            values.append({"order": order, "x": x, "count": point.previous, "series": before})
     x_enc: dict[str, Any]
     if temporal:
         x_enc = {
@@ -329,7 +331,7 @@ def trend_spec(query: QueryView, *, exact: bool = False) -> dict[str, Any]:
             "type": "nominal",
             "title": None,
             "scale": {
-                "domain": ["This period", "Previous period"],
+                "domain": [this, before],
                 "range": [PRIMARY, PREVIOUS],
             },
         }
@@ -350,7 +352,7 @@ def trend_spec(query: QueryView, *, exact: bool = False) -> dict[str, Any]:
             "field": "series",
             "type": "nominal",
             "title": None,
-            "scale": {"domain": ["This period", "Previous period"], "range": [[1, 0], [5, 3]]},
+            "scale": {"domain": [this, before], "range": [[1, 0], [5, 3]]},
         }
     if query.currency:  # money: the axis writes amounts as the reader's locale does
         line["encoding"]["y"]["axis"]["format"] = "$,d"

@@ -45,6 +45,11 @@ def formatting_locale(name: str | None) -> Iterator[None]:
         _LOCALE.reset(token)
 
 
+def current_locale() -> Any:
+    """The Babel locale being written for, None for the default (see `formatting_locale`)."""
+    return _LOCALE.get()
+
+
 @lru_cache(maxsize=16)
 def _babel_locale(name: str) -> Any:
     from babel import Locale
@@ -280,7 +285,7 @@ def value_label(value: str, row_type: str = "STR", timezone: str = "UTC") -> str
     reads as local dates (the upper end exclusive when it falls on a midnight).
     """
     if value == NOT_SET:
-        return NOT_SET_LABEL
+        return _word("(not set)") if _LOCALE.get() is not None else NOT_SET_LABEL
     kind = row_type.upper()
     if kind in BUCKET_TYPES:
         bounds = parse_range(value)
@@ -318,7 +323,7 @@ def period_label(period: str, granularity: str | None = None) -> str:
     day = period_date(period)
     if day is not None and _LOCALE.get() is not None:
         if granularity == "weekly":
-            return f"week of {_babel_date(day)}"
+            return _word("week of %(day)s") % {"day": _babel_date(day)}
         if granularity == "monthly":
             return _babel_date(day, "yMMM")
         return _babel_date(day, "yMMMEd")  # with the weekday's name
@@ -352,7 +357,18 @@ def format_window_short(window: DateRange | None) -> str:
 
 def window_days_label(window: DateRange) -> str:
     days = window.days
+    if _LOCALE.get() is not None:
+        from reportkit.render.words import ngettext
+
+        return ngettext("%(num)s day", "%(num)s days", days) % {"num": format_number(days)}
     return "1 day" if days == 1 else f"{days} days"
+
+
+def _word(message: str) -> str:
+    """`message` in the reader's language (reportkit.render.words)."""
+    from reportkit.render.words import gettext
+
+    return gettext(message)
 
 
 __all__ = [

@@ -15,6 +15,7 @@ from typing import Any
 from reportkit.language.model import Filter
 from reportkit.language.windows import DateRange
 from reportkit.render import labels
+from reportkit.render.words import N_, gettext
 from reportkit.results import NOT_SET, GroupTable, QueryResult, ReportResult
 from reportkit.results.checks import failed, in_reading_order
 from reportkit.text import inert_text
@@ -85,17 +86,53 @@ _OPERATOR_WORDS = {
 
 
 def describe_filter(item: Filter) -> str:
-    """`Event Payment Mode is UPI`, `Profile Customer Type is one of Gold, Silver`, for people."""
+    """`Event Payment Mode is UPI`, `Profile Customer Type is one of Gold, Silver`, for people
+    (in the reader's language)."""
     words = _OPERATOR_WORDS.get(item.operator, item.operator)
-    text = f"{_SCOPE_WORDS.get(item.scope, item.scope)} {item.name} "
+    text = f"{gettext(_SCOPE_WORDS.get(item.scope, item.scope))} {item.name} "
     if item.value is None:
-        return labels.display_text(text + words, NAME_LIMIT * 2)
+        return labels.display_text(text + gettext(words), NAME_LIMIT * 2)
     if isinstance(item.value, tuple):
         shown = ", ".join(_shown(v) for v in item.value)
         if len(item.value) > 1:
             words = {"is": "is one of", "is not": "is none of"}.get(words, words + " any of")
-        return labels.display_text(f"{text}{words} {shown}", NAME_LIMIT * 2)
-    return labels.display_text(f"{text}{words} {_shown(item.value)}", NAME_LIMIT * 2)
+        return labels.display_text(f"{text}{gettext(words)} {shown}", NAME_LIMIT * 2)
+    return labels.display_text(f"{text}{gettext(words)} {_shown(item.value)}", NAME_LIMIT * 2)
+
+
+# The words above, listed for the catalogs (gettext is called with them as variables)
+_CATALOG_WORDS = (
+    N_("Events"),
+    N_("Unique profiles"),
+    N_("Event"),
+    N_("Session"),
+    N_("Profile"),
+    N_("is"),
+    N_("is not"),
+    N_("contains"),
+    N_("does not contain"),
+    N_("is set"),
+    N_("is not set"),
+    N_("is more than"),
+    N_("is at least"),
+    N_("is less than"),
+    N_("is at most"),
+    N_("is one of"),
+    N_("is none of"),
+    N_("contains any of"),
+    N_("does not contain any of"),
+    N_("is more than any of"),
+    N_("is at least any of"),
+    N_("is less than any of"),
+    N_("is at most any of"),
+)
+
+
+def measure_words(measure: str) -> str:
+    """What a trend counts, in the reader's language: Events, Unique profiles, Sum of X."""
+    if measure.startswith("Sum of "):
+        return gettext("Sum of %(name)s") % {"name": measure[len("Sum of ") :]}
+    return gettext(measure) if measure in ("Events", "Unique profiles") else measure
 
 
 def _shown(value: str | int | float) -> str:
@@ -212,7 +249,7 @@ def build_query_view(query: QueryResult, timezone: str = "UTC") -> QueryView:
         unique_change=labels.change(query.unique, query.previous_unique),
         unique_pct_change=labels.percent_change(query.unique, query.previous_unique),
         granularity=query.granularity,
-        measure=labels.display_text(query.measure, NAME_LIMIT),
+        measure=labels.display_text(measure_words(query.measure), NAME_LIMIT),
         points=tuple(
             PointView(
                 period=p.period,
@@ -299,7 +336,7 @@ def template_context(view: ReportView) -> dict[str, Any]:
         "compare_window": _span(previous),
         "generated": generated,
         "running_title": running,
-        "footer_note": f"{running} · as of {result.as_of.isoformat()}",
+        "footer_note": f"{running} · {gettext('as of')} {result.as_of.isoformat()}",
         # failed first; a report without checks (or highlights) shows no block for them
         "checks": in_reading_order(result.checks),
         "failed_checks": failed(result.checks),
