@@ -144,7 +144,7 @@ def label_limit(labels: Iterable[str], limit: int, *, exact: bool = False) -> in
 SMALL_PEAK = 10  # below this, Vega would put ticks between whole numbers
 
 
-def _count_axis(peak: float, exact: bool, title: str = "Count") -> dict[str, Any]:
+def _count_axis(peak: float, exact: bool, title: str | None = None) -> dict[str, Any]:
     """A count axis; its tick labels are at most "-" and ten times the peak, with commas.
 
     Counts are whole numbers, and so are their ticks: with a small peak Vega would tick 0, 0.5,
@@ -152,7 +152,7 @@ def _count_axis(peak: float, exact: bool, title: str = "Count") -> dict[str, Any
     ticks are listed, one per whole number."""
     widest = f"-{round(abs(peak)) * 10:,d}"
     axis: dict[str, Any] = {
-        "title": title,
+        "title": gettext("Count") if title is None else title,
         "format": ",d",
         "tickMinStep": 1,
         "labelLimit": label_limit([widest], AXIS_LABEL_LIMIT, exact=exact),

@@ -327,6 +327,7 @@ def template_context(view: ReportView) -> dict[str, Any]:
     previous = [q.previous_window for q in view.queries if q.previous_window is not None]
     generated = format_generated(result.generated_at)
     running = labels.display_text(result.title, RUNNING_LIMIT)  # page margins hold one line
+    as_of = gettext("as of")
     return {
         "report": result,
         "view": view,
@@ -336,7 +337,7 @@ def template_context(view: ReportView) -> dict[str, Any]:
         "compare_window": _span(previous),
         "generated": generated,
         "running_title": running,
-        "footer_note": f"{running} · {gettext('as of')} {result.as_of.isoformat()}",
+        "footer_note": f"{running} · {as_of} {result.as_of.isoformat()}",
         # failed first; a report without checks (or highlights) shows no block for them
         "checks": in_reading_order(result.checks),
         "failed_checks": failed(result.checks),
