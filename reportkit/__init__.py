@@ -12,7 +12,7 @@ The flow, one stage a folder, each a function of what the stage before it made::
 
 Beside the flow: `store/` (the DuckDB event store and its importers) serves the local and demo
 sources. On top of it: `runner.py` strings plan -> execute -> results -> publish together for many
-reports, `app.py` has one function per command, and `cli.py` only parses, prints and exits.
+reports, `app/` has one function per command, and `cli/` only parses, prints and exits.
 
 The one-way rule: a stage imports only stages above it in the list (and `errors`, `text`,
 `assets`); nothing imports `app` but `cli`, and nothing imports `cli`. language, plan and results
