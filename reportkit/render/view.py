@@ -7,6 +7,7 @@ HTML, the Markdown and the charts can never disagree. Pure: no Jinja, no charts,
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -16,7 +17,7 @@ from reportkit.language.model import Filter
 from reportkit.language.windows import DateRange
 from reportkit.render import labels
 from reportkit.render.words import N_, gettext
-from reportkit.results import NOT_SET, GroupTable, QueryResult, ReportResult
+from reportkit.results import NOT_SET, GroupTable, Highlight, QueryResult, ReportResult
 from reportkit.results.checks import failed, in_reading_order
 from reportkit.text import inert_text
 
@@ -321,6 +322,62 @@ def format_generated(moment: datetime) -> str:
     return f"{text} {zone}" if zone else text
 
 
+def localized_highlights(result: ReportResult) -> tuple[Highlight, ...]:
+    """The "What changed" sentences in the reader's language, numbers (and money) written for
+    the locale; the default keeps the sentences `results.json` holds, byte for byte."""
+    if labels.current_locale() is None:
+        return result.highlights
+    queries = {q.query_id: q for q in result.queries}
+    return tuple(
+        replace(h, text=_highlight_sentence(h, queries[h.query_id])) if h.query_id in queries else h
+        for h in result.highlights
+    )
+
+
+def _highlight_sentence(move: Highlight, query: QueryResult) -> str:
+    from reportkit.results.highlights import quote
+
+    title = quote(query.title or query.query_id)
+    amount = labels.format_number
+    if move.group is not None:
+        name = next((g.name for g in query.groups if g.key == move.group), move.group)
+        value = move.value or ""
+        shown = gettext("(not set)") if value == NOT_SET else f"“{quote(value, 40)}”"
+        subject = gettext("%(group)s %(value)s in %(title)s") % {
+            "group": quote(name, 40),
+            "value": shown,
+            "title": title,
+        }
+    elif (move.count, move.previous) == (query.total, query.previous_total):
+        subject = (
+            title
+            if query.kind == "count"
+            else gettext("%(title)s (%(event)s events)")
+            % {"title": title, "event": quote(query.event)}
+        )
+    elif (move.count, move.previous) == (query.unique, query.previous_unique):
+        subject = gettext("%(title)s (unique profiles)") % {"title": title}
+    else:  # a trend's sum over its periods
+        measure = quote(measure_words(query.measure))
+        subject = gettext("%(title)s (%(measure)s, all periods)") % {
+            "title": title,
+            "measure": measure,
+        }
+        if query.currency:
+            amount = functools.partial(labels.format_money, currency=query.currency)
+    sentence = (
+        gettext("%(subject)s rose %(pct)s to %(count)s (from %(previous)s).")
+        if move.count > move.previous
+        else gettext("%(subject)s fell %(pct)s to %(count)s (from %(previous)s).")
+    )
+    return sentence % {
+        "subject": subject,
+        "pct": labels.format_percent(abs(move.pct_change)),
+        "count": amount(move.count),
+        "previous": amount(move.previous),
+    }
+
+
 def template_context(view: ReportView) -> dict[str, Any]:
     """The names every report template sees (besides `charts` and `page_size`)."""
     result = view.result
@@ -341,7 +398,7 @@ def template_context(view: ReportView) -> dict[str, Any]:
         # failed first; a report without checks (or highlights) shows no block for them
         "checks": in_reading_order(result.checks),
         "failed_checks": failed(result.checks),
-        "highlights": result.highlights,
+        "highlights": localized_highlights(result),
         # BCP 47 for <html lang> and the PDF's /Lang; "en" for the default, as before
         "lang": "en" if result.locale == "en_US" else result.locale.replace("_", "-"),
     }
