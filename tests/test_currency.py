@@ -146,3 +146,16 @@ def test_results_json_keeps_the_currency_and_refuses_a_bad_one() -> None:
     assert _currency(None) is None and _currency("EUR") == "EUR"
     with pytest.raises(RenderError, match="not an ISO 4217 code"):
         _currency("€<script>")
+
+
+def test_a_webhook_says_which_totals_are_money() -> None:
+    from dataclasses import replace
+
+    from reportkit.deliver.webhook import query_totals
+    from tests.report_fixtures import make_report, trend_query
+
+    revenue = replace(trend_query("revenue"), currency="EUR")
+    totals = query_totals(replace(make_report(), queries=(revenue, trend_query())))
+    assert totals["revenue"]["currency"] == "EUR"
+    assert totals["revenue"]["total"] == sum(p.count for p in revenue.trend)
+    assert "currency" not in totals["daily-orders"]  # counts: no key, as before
