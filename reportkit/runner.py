@@ -157,10 +157,15 @@ def finish_reports(
     on_progress: Callable[[ProgressEvent], None] | None = None,
     now: datetime | None = None,
     max_workers: int = 6,
+    render_workers: int | None = None,
 ) -> list[ReportOutcome]:
-    """Execute the planned reports' requests (each once) and publish every report that succeeded."""
+    """Execute the planned reports' requests (each once) and publish every report that succeeded.
+
+    Reports are published together at the end, in worker processes when several PDFs are to be
+    made (`render_workers`: how many; None chooses by cores and memory, 0 renders in this
+    process)."""
     from reportkit import __version__
-    from reportkit.publish.folders import publish_report
+    from reportkit.publish.pool import PublishJob, publish_all
 
     moment = now or datetime.now(UTC)
     plans = [o.plan for o in planned if o.plan is not None]
@@ -173,6 +178,8 @@ def finish_reports(
     )
     tell = on_progress or (lambda _: None)
     finished: list[ReportOutcome] = []
+    jobs: list[PublishJob] = []
+    waiting: list[tuple[int, Plan, ReportResult]] = []  # (index in finished, plan, result) per job
     for outcome in planned:
         plan = outcome.plan
         if plan is None:
@@ -183,7 +190,6 @@ def finish_reports(
             tell(ReportStep(outcome.report.id, "render", "skipped", "a query failed"))
             finished.append(ReportOutcome(outcome.report, plan, failures=failures))
             continue
-        tell(ReportStep(outcome.report.id, "render", "running"))
         try:
             result = build_report_result(
                 plan,
@@ -208,29 +214,34 @@ def finish_reports(
             tell(ReportStep(outcome.report.id, "render", "failed", str(exc)))
             finished.append(ReportOutcome(outcome.report, plan, error=str(exc)))
             continue
-        try:
-            manifest = publish_report(
-                out,
-                result,
-                plan.report.output,
-                formats=formats or plan.report.output.formats,
-                cached=_cached_queries(plan, answers),
+        jobs.append(
+            PublishJob(
+                out=out,
+                result=result,
+                output=plan.report.output,
+                formats=tuple(formats or plan.report.output.formats),
+                cached=tuple(_cached_queries(plan, answers)),
                 definition=_definition(plan.report),
             )
-        except ReportkitError as exc:
-            tell(ReportStep(outcome.report.id, "render", "failed", str(exc)))
-            finished.append(ReportOutcome(outcome.report, plan, error=str(exc)))
-            continue
-        tell(ReportStep(outcome.report.id, "render", "done"))
-        finished.append(
-            ReportOutcome(
-                outcome.report,
-                plan,
-                result=result,
-                out_dir=manifest.directory,
-                manifest=manifest,
-            )
         )
+        waiting.append((len(finished), plan, result))
+        finished.append(outcome)  # replaced once published
+
+    def published(index: int, done: Manifest | ReportkitError) -> None:
+        slot, plan, result = waiting[index]
+        if isinstance(done, ReportkitError):
+            tell(ReportStep(plan.report.id, "render", "failed", str(done)))
+            finished[slot] = ReportOutcome(plan.report, plan, error=str(done))
+            return
+        tell(ReportStep(plan.report.id, "render", "done"))
+        finished[slot] = ReportOutcome(
+            plan.report, plan, result=result, out_dir=done.directory, manifest=done
+        )
+
+    for _, plan, _ in waiting:
+        tell(ReportStep(plan.report.id, "render", "running"))
+    # several PDFs render in worker processes at once (see publish.pool)
+    publish_all(jobs, workers=render_workers, on_done=published)
     return finished
 
 

@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from reportkit.app.delivery import DeliverOptions, DeliveryOutcome, deliver_outcomes
 from reportkit.language.model import Report
@@ -17,9 +16,6 @@ from reportkit.runner import ReportOutcome, default_as_of, finish_reports, plan_
 from reportkit.sources.base import Source
 from reportkit.sources.execute import ProgressEvent
 from reportkit.sources.factory import CleverTapOptions, open_source, parse_source
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +29,7 @@ class RunOptions:
         True  # False (`--no-cache`): ask again, and refresh the cache with the answers
     )
     shard: tuple[int, int] | None = None  # (I, N), 1-based
+    render_workers: int | None = None  # PDFs rendered at once; None: by cores and memory
     clevertap: CleverTapOptions = field(default_factory=CleverTapOptions)
 
 
@@ -142,6 +139,7 @@ def _run_paths(
                 now=moment,
                 # a source that sets its own limit (the warehouse's threads) gets that many
                 max_workers=max(6, int(getattr(source, "max_in_flight", 6))),
+                render_workers=options.render_workers,
             )
             if deliver is None:
                 return outcomes, []

@@ -144,6 +144,13 @@ def _parse_formats(text: str | None) -> tuple[str, ...] | None:
     show_default=True,
     help="Seconds a retry waits at least after 429 Too many concurrent requests.",
 )
+@click.option(
+    "--render-workers",
+    type=click.IntRange(0, 64),
+    default=None,
+    help="Reports rendered at once in worker processes when several PDFs are made "
+    "(default: by cores and memory; 0: one after another in this process).",
+)
 def run(
     paths: tuple[Path, ...],
     as_of: datetime | None,
@@ -166,6 +173,7 @@ def run(
     dry_run: bool,
     no_fail_on_checks: bool,
     smtp_url: str | None,
+    render_workers: int | None,
 ) -> None:
     """Run reports and write them as HTML, PDF and Markdown.
 
@@ -195,6 +203,7 @@ def run(
         state_dir=state_dir,
         use_cache=not no_cache,
         shard=_parse_shard(shard_text),
+        render_workers=render_workers,
         clevertap=CleverTapOptions(
             region=region,
             poll_interval=poll_interval,

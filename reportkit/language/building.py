@@ -121,6 +121,52 @@ def _wire_primitive(value: Any) -> str | int | float:
     return str(value)  # the schema lets only primitives through
 
 
+MAX_CHARTS = 100
+MAX_ROWS = 4_000
+
+
+class _ReportSize:
+    """What a report will draw, counted as its queries are built: charts (one per group
+    breakdown and per trend, unless `chart: {show: false}`) and table rows (each group's top_n,
+    each trend's fewest points). Drawing is what a report's rendering costs (a chart about 35 ms
+    in HTML and 0.25 s in a PDF; a PDF table row about 5 ms), so these bound any valid report's
+    time and memory; the schema's own limits (200 queries of 20 groups) alone allowed hours."""
+
+    def __init__(self) -> None:
+        self.charts = 0
+        self.rows = 0
+        self.over_at: int | None = None
+
+    def add(self, query: Query, week_start: Any) -> None:
+        shown = not (query.chart and query.chart.get("show") is False)
+        if query.kind == "top":
+            self.charts += len(query.groups) if shown else 0
+            self.rows += sum(group.top_n for group in query.groups)
+        elif query.kind == "trend" and week_start in ("monday", "sunday"):
+            self.charts += 1 if shown else 0
+            fewest = fewest_trend_points(
+                query.window,
+                query.granularity,
+                week_start=week_start,
+                include_today=query.include_today,
+            )
+            # a longer trend has its own error (check_trend_size): one problem, one line
+            self.rows += min(fewest[0], MAX_TREND_POINTS) if fewest else 0
+
+    def over(self) -> str | None:
+        if self.charts > MAX_CHARTS:
+            return (
+                f"with this query the report draws {self.charts:,} charts, more than "
+                f"{MAX_CHARTS}: split the report, or set chart: {{show: false}} on some queries"
+            )
+        if self.rows > MAX_ROWS:
+            return (
+                f"with this query the report's tables hold up to {self.rows:,} rows, more than "
+                f"{MAX_ROWS:,}: split the report, or lower top_n or the trends' lengths"
+            )
+        return None
+
+
 class ReportBuilder:
     """Builds a `Report` from schema-valid data, collecting located rule violations."""
 
@@ -159,6 +205,7 @@ class ReportBuilder:
         owners: list[int] = []  # the index in `queries:` each query was written at
         seen: dict[str, tuple[int, str]] = {}  # query id -> (index in queries, event)
         most = schema()["properties"]["queries"]["maxItems"]
+        size = _ReportSize()
         for index, raw in enumerate(data["queries"]):
             made = list(self.queries(raw, index, window, include_today))
             if len(queries) <= most < len(queries) + len(made):
@@ -168,6 +215,10 @@ class ReportBuilder:
                 )
             for query in made:
                 self.check_trend_size(query, raw, index, data.get("week_start", "monday"))
+                size.add(query, data.get("week_start", "monday"))
+                if size.over_at is None and (over := size.over()):
+                    size.over_at = index
+                    self.problem(("queries", index), over)
                 if query.id in seen:
                     self.problem(("queries", index, "id"), self.duplicate(query, index, seen))
                 seen.setdefault(query.id, (index, query.event))

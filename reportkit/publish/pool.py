@@ -41,6 +41,7 @@ class PublishJob:
     output: OutputSpec
     formats: tuple[str, ...]
     cached: tuple[str, ...] = field(default=())
+    definition: tuple[str, bytes] | None = None  # embedded in an archival PDF
 
 
 def available_memory() -> int | None:
@@ -71,7 +72,14 @@ def worker_count(jobs: Sequence[PublishJob], *, cores: int | None = None) -> int
 def _publish(job: PublishJob) -> Manifest:
     from reportkit.publish.folders import publish_report
 
-    return publish_report(job.out, job.result, job.output, formats=job.formats, cached=job.cached)
+    return publish_report(
+        job.out,
+        job.result,
+        job.output,
+        formats=job.formats,
+        cached=job.cached,
+        definition=job.definition,
+    )
 
 
 def _in_worker(job: PublishJob) -> tuple[str, Any]:
@@ -91,11 +99,11 @@ def publish_all(
     jobs: Sequence[PublishJob],
     *,
     workers: int | None = None,
-    on_done: Callable[[int], None] | None = None,
+    on_done: Callable[[int, Manifest | ReportkitError], None] | None = None,
 ) -> list[Manifest | ReportkitError]:
     """Publish every job; the result at index i is job i's manifest or the error that stopped it
     (one report's failure never stops another's). `workers` None chooses by `worker_count`;
-    `on_done(i)` is called as each job finishes."""
+    `on_done(i, manifest or error)` is called in this process as each job finishes, in order."""
     count = worker_count(jobs) if workers is None else workers
     results: list[Manifest | ReportkitError] = []
     if count < 2 or len(jobs) < 2:
@@ -105,7 +113,7 @@ def publish_all(
             except ReportkitError as exc:
                 results.append(exc)
             if on_done is not None:
-                on_done(index)
+                on_done(index, results[-1])
         return results
 
     import multiprocessing
@@ -125,7 +133,7 @@ def publish_all(
                 kind, value = "error", f"the worker rendering it died ({type(exc).__name__})"
             results.append(value if kind == "ok" else ReportkitError(value))
             if on_done is not None:
-                on_done(index)
+                on_done(index, results[-1])
     except BaseException:
         _terminate(executor)  # no worker outlives an interrupted run
         raise

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping
+from typing import Literal
 
 from markupsafe import Markup, escape
 
@@ -46,23 +48,42 @@ def label_svg(svg: str, alt: str) -> str:
     return f"{svg[: match.start()]}{opened}<title>{text}</title>{closing}{svg[match.end() :]}"
 
 
+def svg_image(svg: str, alt: str) -> str:
+    """The chart as an `<img>` holding its SVG as a data URL, with `alt` as its text
+    alternative. The PDF takes charts this way: WeasyPrint reads an image's SVG with its XML
+    parser instead of its HTML parser and skips the CSS cascade for its hundreds of nodes, which
+    makes a chart-heavy PDF about a quarter faster, and the chart stays vector."""
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return f'<img src="data:image/svg+xml;base64,{data}" alt="{escape(alt)}">'
+
+
 def render_html(
     view: ReportView,
     output: OutputSpec,
     svgs: Mapping[str, str],
     alts: Mapping[str, str] | None = None,
+    *,
+    charts_as: Literal["inline", "image"] = "inline",
 ) -> str:
     """The report as one HTML document; `svgs` maps chart ids to the SVG text from charts.py,
-    `alts` to their text alternatives."""
+    `alts` to their text alternatives. `charts_as="image"` puts each chart in as an `<img>`
+    (for the PDF, see `svg_image`); the HTML report keeps them inline, styled by its CSS."""
     env = build_environment(output.template)
     try:
         size = page_size(output.paper, output.orientation)
     except ValueError as exc:
         raise RenderError(str(exc)) from exc
-    charts = {
-        chart_id: Markup(label_svg(scope_svg_ids(svg, f"c{index}"), (alts or {}).get(chart_id, "")))
-        for index, (chart_id, svg) in enumerate(svgs.items())
-    }
+    alts = alts or {}
+    if charts_as == "image":
+        charts = {
+            chart_id: Markup(svg_image(svg, alts.get(chart_id, "")))
+            for chart_id, svg in svgs.items()
+        }
+    else:
+        charts = {
+            chart_id: Markup(label_svg(scope_svg_ids(svg, f"c{index}"), alts.get(chart_id, "")))
+            for index, (chart_id, svg) in enumerate(svgs.items())
+        }
     context = template_context(view)
     context.update(charts=charts, page_size=size)
     return render_template(env, TEMPLATE, context)
