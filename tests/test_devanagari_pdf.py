@@ -14,6 +14,7 @@ from pypdf import PdfReader
 
 from reportkit.language.model import OutputSpec
 from reportkit.render import render_report
+from reportkit.render.html import needs_shaping
 from tests.report_fixtures import make_report
 
 DEVANAGARI_FONTS = ("Lohit Devanagari", "Noto Sans Devanagari")
@@ -44,5 +45,20 @@ def test_a_hindi_pdf_embeds_a_devanagari_font_and_says_the_hindi_words() -> None
     for word in ("अवधि", "समय क्षेत्र", "स्रोत", "संख्या", "डेमो डेटा"):
         assert word in text, word
     assert "पृष्ठ 1 / " in text  # the page footer, from report.css
+    # charts with Devanagari text go in as PNG images, shaped by vl-convert (WeasyPrint draws an
+    # SVG's text one character at a time, vowel signs apart from their letters)
+    images = [
+        x.get_object()
+        for page in reader.pages
+        for x in page["/Resources"].get("/XObject", {}).values()
+        if x.get_object().get("/Subtype") == "/Image"
+    ]
+    assert images, "no chart went in as an image"
     html = files["report.html"].decode()
     assert '"Lohit Devanagari", "Noto Sans Devanagari"' in html  # the stack that found it
+
+
+def test_only_text_that_needs_shaping_makes_a_chart_a_png() -> None:
+    assert needs_shaping("<svg><text>यह अवधि</text></svg>")
+    assert needs_shaping("<svg><text>الفترة</text></svg>")
+    assert not needs_shaping("<svg><text>Dieser Zeitraum · 1.234,50 € · 23. Nov.</text></svg>")
