@@ -56,14 +56,17 @@ def available_memory() -> int | None:
     return None
 
 
-def worker_count(jobs: Sequence[PublishJob], *, cores: int | None = None) -> int:
+def worker_count(
+    jobs: Sequence[PublishJob], *, cores: int | None = None, memory: int | None = None
+) -> int:
     """How many worker processes to use for `jobs`; 0 means publish in this process (fewer than
-    two PDFs to make, one core, or too little memory for two workers)."""
+    two PDFs to make, one core, or too little memory for two workers). `cores` and `memory`
+    (bytes available) default to this machine's."""
     pdfs = sum("pdf" in job.formats for job in jobs)
     if pdfs < 2:
         return 0
     cores = cores if cores is not None else len(os.sched_getaffinity(0))
-    memory = available_memory()
+    memory = memory if memory is not None else available_memory()
     by_memory = memory // WORKER_MEMORY if memory is not None else cores
     workers = min(cores, len(jobs), by_memory)
     return workers if workers >= 2 else 0

@@ -539,7 +539,26 @@ def render_svg(chart: Chart) -> str:
             f"chart {chart.chart_id!r} refers to {outside}: a chart may not load images, "
             "links or other outside resources (check its vega_lite override)"
         )
-    return svg
+    return stable_ids(svg)
+
+
+_ID_OR_REFERENCE = re.compile(r'(\bid="|url\(#|href="#)([^")]+)')
+
+
+def stable_ids(svg: str) -> str:
+    """The SVG with its ids (clip paths, gradients) numbered in order of appearance. Vega numbers
+    them from a counter that lives as long as the chart engine, so the same chart drawn second in
+    a process would differ from the same chart drawn first (a rerun, a worker process)."""
+    names: dict[str, str] = {}
+    for match in _ID_OR_REFERENCE.finditer(svg):
+        if match.group(1) == 'id="':
+            names.setdefault(match.group(2), f"rk{len(names) + 1}")
+    if not names:
+        return svg
+    return _ID_OR_REFERENCE.sub(
+        lambda m: m.group(1) + names.get(m.group(2), m.group(2)),
+        svg,
+    )
 
 
 MAX_PNG_SIDE = 10_000  # pixels; vl-convert aborts the process when it cannot allocate a canvas
