@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import duckdb
+
 from reportkit.sources.demo import build_demo, ensure_demo
 from reportkit.sources.local import LocalEngine
 
@@ -94,3 +96,18 @@ def test_two_first_runs_at_once_share_one_demo_build(tmp_path: Path) -> None:
     first = (tmp_path / "a" / "charged-breakdown" / "2026-11-29" / "results.json").read_text()
     second = (tmp_path / "b" / "charged-breakdown" / "2026-11-29" / "results.json").read_text()
     assert first.split('"generated_at"')[0] == second.split('"generated_at"')[0]
+
+
+def test_any_events_over_any_days_builds(tmp_path: Path) -> None:
+    """Events that do not divide evenly by the days (3,448.27... a day) once overflowed a
+    decimal in the generator's SQL."""
+    for events, days in ((1_000, 7), (12_345, 33), (200_000, 58)):
+        path = tmp_path / f"demo-{events}-{days}.duckdb"
+        info = build_demo(path, events=events, seed=7, end=date(2026, 11, 30), days=days)
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            per_day = con.execute("SELECT count(DISTINCT day) FROM events").fetchone()
+        finally:
+            con.close()
+        assert per_day == (days,)
+        assert 0.5 * events < info.events < 2 * events

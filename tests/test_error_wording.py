@@ -83,9 +83,9 @@ def test_schema_and_date_problems_of_one_file_come_in_one_pass(tmp_path: Path) -
     assert validate(tmp_path, text) == [
         "3:1: timezone: unknown timezone 'Europe/Berlni'; did you mean 'Europe/Berlin'?",
         "4:1: window: window from 2026-11-10 is after to 2026-11-01",
-        "9:5: queries[0].top_n: unknown key 'top_n' (allowed: chart, checks, description, event,"
-        " granularity, groups, id, include_today, kind, sum_event_prop, title, unique, where,"
-        " window)",
+        "9:5: queries[0].top_n: unknown key 'top_n' (allowed: chart, checks, currency, description,"
+        " event, granularity, groups, id, include_today, kind, sum_event_prop, title, unique,"
+        " where, window)",
         "10:5: queries[0].window: 20261131 is not a date: write YYYY-MM-DD or YYYYMMDD",
     ]
 

@@ -149,9 +149,8 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
-@pytest.mark.timeout(120)
-def test_sigterm_ends_the_workers_with_the_run(tmp_path: Path, demo_store: Path) -> None:
+def _start_rendering(tmp_path: Path, demo_store: Path) -> tuple[subprocess.Popen[str], set[int]]:
+    """A run of six PDFs with two workers, once its forkserver and workers are up."""
     folder = tmp_path / "reports"
     folder.mkdir()
     text = (REPORTS / "weekly-ecommerce.yaml").read_text().split("\ndeliver:")[0]  # no mail
@@ -183,13 +182,30 @@ def test_sigterm_ends_the_workers_with_the_run(tmp_path: Path, demo_store: Path)
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
+    deadline = time.monotonic() + 90
+    while len(_descendants(proc.pid)) < 3 and proc.poll() is None:  # forkserver + 2 workers
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("no workers started")
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    return proc, _descendants(proc.pid)
+
+
+def _gone(pids: set[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(_descendants_alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+@pytest.mark.timeout(120)
+def test_sigterm_ends_the_workers_with_the_run(tmp_path: Path, demo_store: Path) -> None:
+    proc, workers = _start_rendering(tmp_path, demo_store)
     try:
-        deadline = time.monotonic() + 90
-        while len(_descendants(proc.pid)) < 3 and proc.poll() is None:  # forkserver + 2 workers
-            assert time.monotonic() < deadline, "no workers started"
-            time.sleep(0.05)
-        workers = _descendants(proc.pid)
-        assert proc.poll() is None, proc.communicate()
         sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
@@ -200,12 +216,23 @@ def test_sigterm_ends_the_workers_with_the_run(tmp_path: Path, demo_store: Path)
     assert proc.returncode == 1, err
     assert "interrupted (SIGTERM)" in err
     assert ended < 5, f"the run took {ended:.1f} s to end"
-    deadline = time.monotonic() + 5
-    while any(_descendants_alive(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)  # the forkserver sees its parent gone a moment later
-    alive = [pid for pid in workers if _descendants_alive(pid)]
-    assert alive == [], "worker processes outlived the run"
+    assert _gone(workers, 5), "worker processes outlived the run"
     assert not [p for p in (tmp_path / "out").rglob("*") if ".tmp-" in p.name]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+@pytest.mark.timeout(120)
+def test_a_run_killed_outright_leaves_no_worker_behind(tmp_path: Path, demo_store: Path) -> None:
+    """SIGKILL gives the run no chance to end its workers: they notice it gone and end."""
+    proc, workers = _start_rendering(tmp_path, demo_store)
+    proc.kill()
+    proc.wait(timeout=10)  # reaped, as a shell or CI runner reaps it: the pid is gone
+    try:
+        assert _gone(workers, 10), "worker processes outlived a killed run"
+    finally:
+        for pipe in (proc.stdout, proc.stderr):  # the workers held them open until they ended
+            if pipe is not None:
+                pipe.close()
 
 
 def _descendants_alive(pid: int) -> bool:

@@ -78,6 +78,8 @@ def query_totals(result: ReportResult) -> dict[str, dict[str, Any]]:
             "unique": q.unique,
             "previous_unique": q.previous_unique,
         }
+        if q.currency is not None:  # a summed trend in money: its totals are amounts of it
+            out[q.query_id]["currency"] = q.currency
     return out
 
 

@@ -325,6 +325,24 @@ class ReportBuilder:
             self.problem(where, problem)
         return name
 
+    def currency(self, raw: dict[str, Any], where: PathKey) -> str | None:
+        """`currency:` names an ISO 4217 code and says a trend's summed property is money."""
+        code = raw.get("currency")
+        if code is None:
+            return None
+        from reportkit.language.locales import check_currency
+
+        problem = check_currency(code)
+        if problem is None and not (raw.get("kind") == "trend" and raw.get("sum_event_prop")):
+            problem = (
+                "currency says what a trend's sum_event_prop is counted in; this query sums no"
+                " property: add kind: trend and sum_event_prop, or remove currency"
+            )
+        if problem is not None:
+            self.problem((*where, "currency"), problem)
+            return None
+        return str(code)
+
     def duplicate(self, query: Query, index: int, seen: dict[str, tuple[int, str]]) -> str:
         first, event = seen[query.id]
         if first == index:  # two events of one list that slug alike
@@ -366,6 +384,7 @@ class ReportBuilder:
                 unique=raw.get("unique", False),
                 granularity=raw.get("granularity", "daily"),
                 sum_event_prop=raw.get("sum_event_prop"),
+                currency=self.currency(raw, where),
                 chart=raw.get("chart"),
                 description=raw.get("description", ""),
                 where=where_,

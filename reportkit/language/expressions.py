@@ -35,6 +35,7 @@ QUERY_FIELDS: tuple[str, ...] = (
     "unique_pct_change",
     "granularity",
     "measure",
+    "currency",
     "groups",
     "points",
 )
@@ -64,6 +65,7 @@ OUR_FILTERS: tuple[str, ...] = (
     "number",
     "percent",
     "delta",
+    "money",
     "daterange",
     "value_label",
     "period",

@@ -138,6 +138,7 @@ class Query:
     unique: bool = False
     granularity: Granularity = "daily"
     sum_event_prop: str | None = None
+    currency: str | None = None  # ISO 4217: the summed property is money of this currency
     chart: dict[str, Any] | None = field(default=None, hash=False, compare=False)
     description: str = ""
     checks: tuple[Check, ...] = ()

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from reportkit.publish.folders import Manifest
     from reportkit.results import ReportResult
 
+RUN_WATCH_SECONDS = 0.5  # how often a worker checks that its run is still there
 WORKER_MEMORY = 400 * 2**20  # bytes a worker may need for a large report, PDF included
 # Imported once by the forkserver, so that each worker forked from it starts with them loaded;
 # our modules import these lazily, so they are named here (importing is fork-safe; the chart
@@ -104,9 +107,22 @@ def _in_worker(job: PublishJob) -> tuple[str, Any]:
         return "error", str(exc)
 
 
-def _quiet_interrupts() -> None:
-    # Ctrl-C reaches the whole process group; the parent alone decides, and terminates us.
+def _start_worker(run_pid: int) -> None:
+    """In each worker, first: Ctrl-C reaches the whole process group, but the run alone decides
+    and terminates us, so the worker ignores it. And a worker ends itself once the run is gone:
+    killed with SIGKILL, the run cannot terminate its workers, and a worker waiting for work
+    would wait for ever (the forkserver with it, as the workers hold it open)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while True:
+            time.sleep(RUN_WATCH_SECONDS)
+            try:
+                os.kill(run_pid, 0)
+            except (ProcessLookupError, PermissionError):  # gone, or the pid now someone else's
+                os._exit(1)
+
+    threading.Thread(target=watch, name="reportkit-run-watch", daemon=True).start()
 
 
 def publish_all(
@@ -137,7 +153,9 @@ def publish_all(
     context.set_forkserver_preload(_PRELOAD)
     # A worker that dies (killed, out of memory) breaks the executor and fails the jobs left,
     # where multiprocessing.Pool would wait for its answer for ever.
-    executor = ProcessPoolExecutor(count, mp_context=context, initializer=_quiet_interrupts)
+    executor = ProcessPoolExecutor(
+        count, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
+    )
     try:
         futures = [executor.submit(_in_worker, job) for job in jobs]
         for index, future in enumerate(futures):

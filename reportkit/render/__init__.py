@@ -111,8 +111,17 @@ def _render(
                 archive.append(
                     PdfAttachment(name, text, "The report definition that asked for them", "Source")
                 )
-        # the same page with its charts as images, which WeasyPrint draws faster
-        pdf_html = render_html(view, output, svgs, alts, charts_as="image")
+        # the same page with its charts as images, which WeasyPrint draws faster; a chart whose
+        # text needs shaping (Devanagari, Arabic ...) as a PNG, which vl-convert shapes and
+        # WeasyPrint's SVG text does not
+        from reportkit.render.html import needs_shaping
+
+        pngs = {
+            chart.chart_id: chart_mod.render_png(chart, svgs[chart.chart_id])
+            for chart in charts
+            if needs_shaping(svgs[chart.chart_id])
+        }
+        pdf_html = render_html(view, output, svgs, alts, charts_as="image", pngs=pngs)
         files[FILE_NAMES["pdf"]] = render_pdf(
             pdf_html, template_dirs(output.template), archive=archive, moment=result.generated_at
         )

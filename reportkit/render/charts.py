@@ -10,6 +10,7 @@ reach the network.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
@@ -17,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from reportkit.errors import RenderError
-from reportkit.render.labels import vega_locales
+from reportkit.render.labels import format_money, vega_locales
 from reportkit.render.view import GroupView, QueryView, ReportView
+from reportkit.render.words import gettext
 from reportkit.text import inert_text
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
@@ -91,12 +93,13 @@ def group_alt(
     for row in shown:
         text = f"{row.label}: {number(row.count)}"
         if compare and row.previous is not None:
-            text += f" (previous {number(row.previous)})"
+            text += " " + gettext("(previous %(n)s)") % {"n": number(row.previous)}
         parts.append(text)
-    kind = "Histogram" if group.histogram else "Bar chart"
+    kind = gettext("Histogram") if group.histogram else gettext("Bar chart")
     alt = f"{kind}, {title}. " + "; ".join(parts)
     if len(group.rows) > len(shown):
-        alt += f"; {len(group.rows) - len(shown)} more rows in the table"
+        more = len(group.rows) - len(shown)
+        alt += "; " + gettext("%(n)s more rows in the table") % {"n": more}
     return alt + "."
 
 
@@ -105,9 +108,10 @@ def trend_alt(query: QueryView, number: Callable[[int], str] = _plain_number) ->
     for point in query.points:
         text = f"{point.label}: {number(point.count)}"
         if query.compare and point.previous is not None:
-            text += f" (previous {number(point.previous)})"
+            text += " " + gettext("(previous %(n)s)") % {"n": number(point.previous)}
         parts.append(text)
-    return f"Line chart, {query.title} ({query.measure}). " + "; ".join(parts) + "."
+    kind = gettext("Line chart")
+    return f"{kind}, {query.title} ({query.measure}). " + "; ".join(parts) + "."
 
 
 def _base(values: list[dict[str, Any]], height: int) -> dict[str, Any]:
@@ -140,7 +144,7 @@ def label_limit(labels: Iterable[str], limit: int, *, exact: bool = False) -> in
 SMALL_PEAK = 10  # below this, Vega would put ticks between whole numbers
 
 
-def _count_axis(peak: float, exact: bool, title: str = "Count") -> dict[str, Any]:
+def _count_axis(peak: float, exact: bool, title: str | None = None) -> dict[str, Any]:
     """A count axis; its tick labels are at most "-" and ten times the peak, with commas.
 
     Counts are whole numbers, and so are their ticks: with a small peak Vega would tick 0, 0.5,
@@ -148,7 +152,7 @@ def _count_axis(peak: float, exact: bool, title: str = "Count") -> dict[str, Any
     ticks are listed, one per whole number."""
     widest = f"-{round(abs(peak)) * 10:,d}"
     axis: dict[str, Any] = {
-        "title": title,
+        "title": gettext("Count") if title is None else title,
         "format": ",d",
         "tickMinStep": 1,
         "labelLimit": label_limit([widest], AXIS_LABEL_LIMIT, exact=exact),
@@ -279,6 +283,7 @@ def trend_spec(query: QueryView, *, exact: bool = False) -> dict[str, Any]:
     temporal = query.granularity in (None, "daily") and all(
         len(p.period) == 8 and p.period.isdigit() for p in query.points
     )
+    this, before = gettext("This period"), gettext("Previous period")  # the legend's words
     values: list[dict[str, Any]] = []
     for order, point in enumerate(query.points):
         x = (
@@ -286,11 +291,9 @@ def trend_spec(query: QueryView, *, exact: bool = False) -> dict[str, Any]:
             if temporal
             else point.label
         )
-        values.append({"order": order, "x": x, "count": point.count, "series": "This period"})
+        values.append({"order": order, "x": x, "count": point.count, "series": this})
         if point.previous is not None:
-            values.append(
-                {"order": order, "x": x, "count": point.previous, "series": "Previous period"}
-            )
+            values.append({"order": order, "x": x, "count": point.previous, "series": before})
     x_enc: dict[str, Any]
     if temporal:
         x_enc = {
@@ -328,7 +331,7 @@ def trend_spec(query: QueryView, *, exact: bool = False) -> dict[str, Any]:
             "type": "nominal",
             "title": None,
             "scale": {
-                "domain": ["This period", "Previous period"],
+                "domain": [this, before],
                 "range": [PRIMARY, PREVIOUS],
             },
         }
@@ -349,10 +352,14 @@ def trend_spec(query: QueryView, *, exact: bool = False) -> dict[str, Any]:
             "field": "series",
             "type": "nominal",
             "title": None,
-            "scale": {"domain": ["This period", "Previous period"], "range": [[1, 0], [5, 3]]},
+            "scale": {"domain": [this, before], "range": [[1, 0], [5, 3]]},
         }
+    if query.currency:  # money: the axis writes amounts as the reader's locale does
+        line["encoding"]["y"]["axis"]["format"] = "$,d"
     spec = _base(values, height=200)
     spec["layer"] = [line]
+    if query.currency:
+        spec["usermeta"] = {"currency": query.currency}  # read by render_svg
     return spec
 
 
@@ -447,7 +454,12 @@ def build_charts(view: ReportView, number: Callable[[int], str] = _plain_number)
                     query.chart_id,
                     query.title,
                     apply_override(spec, query.chart),
-                    trend_alt(query, number),
+                    trend_alt(
+                        query,
+                        functools.partial(format_money, currency=query.currency)
+                        if query.currency
+                        else number,
+                    ),
                 )
             )
     return charts
@@ -508,8 +520,14 @@ def render_svg(chart: Chart) -> str:
     import vl_convert as vlc  # heavy: starts an embedded JavaScript engine
 
     try:
-        number, time = vega_locales()
-        locales = {"format_locale": number, "time_format_locale": time} if number else {}
+        meta = chart.spec.get("usermeta")
+        currency = meta.get("currency") if isinstance(meta, dict) else None
+        number, time = vega_locales(currency if isinstance(currency, str) else None)
+        locales = {
+            key: value
+            for key, value in (("format_locale", number), ("time_format_locale", time))
+            if value is not None
+        }
         svg: str = vlc.vega_to_svg(to_vega(inert_spec(chart.spec)), allowed_base_urls=[], **locales)
     except Exception as exc:  # vl-convert raises ValueError and friends
         raise RenderError(

@@ -25,12 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2 import pass_context
 from jinja2.loaders import split_template_path
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from reportkit.assets import templates_dir
 from reportkit.errors import RenderError
-from reportkit.render import labels
+from reportkit.render import labels, words
 from reportkit.text import inert_text
 
 # `@` too, and the `:` of `scheme://`, `mailto:` and `xmpp:` and the dot of `www.`:
@@ -95,6 +97,7 @@ FILTERS: dict[str, Any] = {
     "number": labels.format_number,
     "percent": labels.format_percent,
     "delta": labels.format_delta,
+    "money": labels.format_money,
     "daterange": labels.format_daterange,
     "value_label": labels.value_label,
     "period": labels.period_label,
@@ -184,9 +187,35 @@ def _unchanged(path: Path, mtime: float) -> bool:
         return False
 
 
+def _fill(context: Context, text: str, variables: dict[str, Any]) -> Any:
+    """The translated text with its `%(name)s` placeholders filled: each value printed as any
+    value is (the environment's `finalize` makes it inert, Markdown-escapes it in Markdown),
+    then, where the template escapes, HTML-escaped."""
+    finalize = context.environment.finalize
+    shown = {k: finalize(v) if finalize is not None else v for k, v in variables.items()}
+    if context.eval_ctx.autoescape:
+        return Markup(text) % shown if shown else Markup(text)
+    return text % shown if shown else text
+
+
+@pass_context
+def template_gettext(context: Context, message: str, **variables: Any) -> Any:
+    """`_("Window")`, `_("top %(n)s", n=g.top_n)` in a template."""
+    return _fill(context, words.gettext(message), variables)
+
+
+@pass_context
+def template_ngettext(
+    context: Context, singular: str, plural: str, count: int, **variables: Any
+) -> Any:
+    variables.setdefault("num", count)
+    return _fill(context, words.ngettext(singular, plural, count), variables)
+
+
 @lru_cache(maxsize=8)
 def _build(dirs: tuple[Path, ...], markdown: bool) -> jinja2.Environment:
     env = jinja2.Environment(
+        extensions=["jinja2.ext.i18n"],
         loader=ConfinedLoader(dirs),
         autoescape=_autoescape,
         undefined=jinja2.StrictUndefined,
@@ -196,6 +225,10 @@ def _build(dirs: tuple[Path, ...], markdown: bool) -> jinja2.Environment:
         finalize=markdown_inline if markdown else _inert,
     )
     env.filters.update(FILTERS, cell=markdown_inline, css_string=css_string)
+    # `_()` and `ngettext()` translate into the locale being rendered (reportkit.render.words)
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        template_gettext, template_ngettext, newstyle=False
+    )
     return env
 
 

@@ -57,6 +57,28 @@ def svg_image(svg: str, alt: str) -> str:
     return f'<img src="data:image/svg+xml;base64,{data}" alt="{escape(alt)}">'
 
 
+# Scripts whose letters change shape or order with their neighbours (combining marks, Hebrew,
+# Arabic, Indic, Thai, Lao, Myanmar): WeasyPrint draws an SVG's text one character at a time.
+_SHAPED = re.compile("[\u0300-\u036f\u0590-\u08ff\u0900-\u0dff\u0e00-\u0eff\u1000-\u109f]")
+
+
+def needs_shaping(svg: str) -> bool:
+    """Whether a chart's text has letters that WeasyPrint's SVG text would draw unshaped."""
+    return _SHAPED.search(svg) is not None
+
+
+_SIZE = re.compile(r'\b(width|height)="([0-9.]+)')
+
+
+def png_image(png: bytes, alt: str, svg: str) -> str:
+    """The chart as an `<img>` holding a PNG as a data URL, at the size of its SVG (the PNG
+    has twice the pixels, for print)."""
+    data = base64.b64encode(png).decode("ascii")
+    tag = _SVG_OPEN.search(svg)
+    sizes = "".join(f' {k}="{v}"' for k, v in _SIZE.findall(tag.group() if tag else ""))
+    return f'<img src="data:image/png;base64,{data}"{sizes} alt="{escape(alt)}">'
+
+
 def render_html(
     view: ReportView,
     output: OutputSpec,
@@ -64,10 +86,12 @@ def render_html(
     alts: Mapping[str, str] | None = None,
     *,
     charts_as: Literal["inline", "image"] = "inline",
+    pngs: Mapping[str, bytes] | None = None,
 ) -> str:
     """The report as one HTML document; `svgs` maps chart ids to the SVG text from charts.py,
     `alts` to their text alternatives. `charts_as="image"` puts each chart in as an `<img>`
-    (for the PDF, see `svg_image`); the HTML report keeps them inline, styled by its CSS."""
+    (for the PDF, see `svg_image`), or, for those in `pngs`, as a PNG (see `needs_shaping`); the
+    HTML report keeps them inline, styled by its CSS."""
     env = build_environment(output.template)
     try:
         size = page_size(output.paper, output.orientation)
@@ -76,7 +100,11 @@ def render_html(
     alts = alts or {}
     if charts_as == "image":
         charts = {
-            chart_id: Markup(svg_image(svg, alts.get(chart_id, "")))
+            chart_id: Markup(
+                png_image(pngs[chart_id], alts.get(chart_id, ""), svg)
+                if pngs and chart_id in pngs
+                else svg_image(svg, alts.get(chart_id, ""))
+            )
             for chart_id, svg in svgs.items()
         }
     else:

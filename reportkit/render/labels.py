@@ -45,6 +45,11 @@ def formatting_locale(name: str | None) -> Iterator[None]:
         _LOCALE.reset(token)
 
 
+def current_locale() -> Any:
+    """The Babel locale being written for, None for the default (see `formatting_locale`)."""
+    return _LOCALE.get()
+
+
 @lru_cache(maxsize=16)
 def _babel_locale(name: str) -> Any:
     from babel import Locale
@@ -85,12 +90,34 @@ def _babel_interval(start: date, end: date, skeleton: str = "yMMMd") -> str:
     return str(format_interval(start, end, skeleton, locale=_LOCALE.get()))
 
 
-def vega_locales() -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """d3-format and d3-time-format locales for the charts, or (None, None) for the default."""
+def vega_locales(
+    currency: str | None = None,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """d3-format and d3-time-format locales for the charts, or (None, None) for the default.
+    With `currency`, the number locale also says how the reader's locale writes that money
+    (d3's `$` format), for the default locale too."""
     locale = _LOCALE.get()
-    if locale is None:
+    if locale is None and currency is None:
         return None, None
-    return _vega_locales(locale)
+    number, time = _vega_locales(locale or _babel_locale(DEFAULT_LOCALE))
+    if currency is not None:
+        number = {**number, "currency": _currency_affixes(locale, currency)}
+    return number, (time if locale is not None else None)
+
+
+def _currency_affixes(locale: Any, currency: str) -> list[str]:
+    """[prefix, suffix] around the number in the locale's currency pattern: `["$", ""]` for
+    en_US dollars, `["", "\xa0€"]` for de_DE euros."""
+    from babel.numbers import get_currency_symbol
+
+    babel_locale = locale or _babel_locale(DEFAULT_LOCALE)
+    pattern = str(babel_locale.currency_formats["standard"].pattern).split(";")[0]
+    match = re.match(r"^([^#0,.]*)[#0,.]+(.*)$", pattern)
+    symbol = str(get_currency_symbol(currency, babel_locale))
+    if match is None:
+        return [symbol, ""]
+    head, tail = match.groups()
+    return [head.replace("¤", symbol), tail.replace("¤", symbol)]
 
 
 @lru_cache(maxsize=16)
@@ -142,6 +169,22 @@ def format_number(value: float | int | None, digits: int = 0) -> str:
     return text.replace("-", _MINUS) if text.startswith("-") else text
 
 
+def format_money(value: float | int | None, currency: str | None = None) -> str:
+    """An amount of `currency` (ISO 4217) as the reader's locale writes money, by Babel's
+    `format_currency`: `1.234,50\xa0€` in de_DE, `$1,234.50` in en_US; without a currency, a
+    number (`format_number`). None -> empty."""
+    if value is None:
+        return ""
+    if not currency:
+        return format_number(value)
+    from babel.numbers import format_currency
+
+    locale = _LOCALE.get()
+    text = str(format_currency(value, currency, locale=locale or _babel_locale(DEFAULT_LOCALE)))
+    # the default writes its minus as U+2212, as format_number does
+    return _MINUS + text[1:] if locale is None and text.startswith("-") else text
+
+
 def format_percent(value: float | None, digits: int = 1) -> str:
     """`12.345` (already a percentage) -> `12.3%`; None -> empty."""
     if value is None:
@@ -152,10 +195,15 @@ def format_percent(value: float | None, digits: int = 1) -> str:
     return format_number(value, digits) + "%"
 
 
-def format_delta(value: float | int | None, digits: int = 0, suffix: str = "") -> str:
-    """A signed change: `+1,204`, `−87`, `0`; None -> empty."""
+def format_delta(
+    value: float | int | None, digits: int = 0, suffix: str = "", currency: str | None = None
+) -> str:
+    """A signed change: `+1,204`, `−87`, `0`, with `currency` `+€12.50`; None -> empty."""
     if value is None:
         return ""
+    if currency:
+        text = format_money(abs(value), currency)
+        return text if value == 0 else ("+" if value > 0 else _MINUS) + text
     if suffix == "%" and _LOCALE.get() is not None:
         text = format_percent(abs(value), digits)  # `12,5 %` where the locale spaces it
         return text if value == 0 else ("+" if value > 0 else _MINUS) + text
@@ -237,7 +285,7 @@ def value_label(value: str, row_type: str = "STR", timezone: str = "UTC") -> str
     reads as local dates (the upper end exclusive when it falls on a midnight).
     """
     if value == NOT_SET:
-        return NOT_SET_LABEL
+        return _word("(not set)") if _LOCALE.get() is not None else NOT_SET_LABEL
     kind = row_type.upper()
     if kind in BUCKET_TYPES:
         bounds = parse_range(value)
@@ -275,7 +323,7 @@ def period_label(period: str, granularity: str | None = None) -> str:
     day = period_date(period)
     if day is not None and _LOCALE.get() is not None:
         if granularity == "weekly":
-            return f"week of {_babel_date(day)}"
+            return _word("week of %(day)s") % {"day": _babel_date(day)}
         if granularity == "monthly":
             return _babel_date(day, "yMMM")
         return _babel_date(day, "yMMMEd")  # with the weekday's name
@@ -309,7 +357,18 @@ def format_window_short(window: DateRange | None) -> str:
 
 def window_days_label(window: DateRange) -> str:
     days = window.days
+    if _LOCALE.get() is not None:
+        from reportkit.render.words import ngettext
+
+        return ngettext("%(num)s day", "%(num)s days", days) % {"num": format_number(days)}
     return "1 day" if days == 1 else f"{days} days"
+
+
+def _word(message: str) -> str:
+    """`message` in the reader's language (reportkit.render.words)."""
+    from reportkit.render.words import gettext
+
+    return gettext(message)
 
 
 __all__ = [
@@ -321,6 +380,7 @@ __all__ = [
     "display_text",
     "format_daterange",
     "format_delta",
+    "format_money",
     "format_number",
     "format_percent",
     "parse_range",

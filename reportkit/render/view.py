@@ -7,6 +7,7 @@ HTML, the Markdown and the charts can never disagree. Pure: no Jinja, no charts,
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -15,7 +16,8 @@ from typing import Any
 from reportkit.language.model import Filter
 from reportkit.language.windows import DateRange
 from reportkit.render import labels
-from reportkit.results import NOT_SET, GroupTable, QueryResult, ReportResult
+from reportkit.render.words import N_, gettext
+from reportkit.results import NOT_SET, GroupTable, Highlight, QueryResult, ReportResult
 from reportkit.results.checks import failed, in_reading_order
 from reportkit.text import inert_text
 
@@ -85,17 +87,53 @@ _OPERATOR_WORDS = {
 
 
 def describe_filter(item: Filter) -> str:
-    """`Event Payment Mode is UPI`, `Profile Customer Type is one of Gold, Silver`, for people."""
+    """`Event Payment Mode is UPI`, `Profile Customer Type is one of Gold, Silver`, for people
+    (in the reader's language)."""
     words = _OPERATOR_WORDS.get(item.operator, item.operator)
-    text = f"{_SCOPE_WORDS.get(item.scope, item.scope)} {item.name} "
+    text = f"{gettext(_SCOPE_WORDS.get(item.scope, item.scope))} {item.name} "
     if item.value is None:
-        return labels.display_text(text + words, NAME_LIMIT * 2)
+        return labels.display_text(text + gettext(words), NAME_LIMIT * 2)
     if isinstance(item.value, tuple):
         shown = ", ".join(_shown(v) for v in item.value)
         if len(item.value) > 1:
             words = {"is": "is one of", "is not": "is none of"}.get(words, words + " any of")
-        return labels.display_text(f"{text}{words} {shown}", NAME_LIMIT * 2)
-    return labels.display_text(f"{text}{words} {_shown(item.value)}", NAME_LIMIT * 2)
+        return labels.display_text(f"{text}{gettext(words)} {shown}", NAME_LIMIT * 2)
+    return labels.display_text(f"{text}{gettext(words)} {_shown(item.value)}", NAME_LIMIT * 2)
+
+
+# The words above, listed for the catalogs (gettext is called with them as variables)
+_CATALOG_WORDS = (
+    N_("Events"),
+    N_("Unique profiles"),
+    N_("Event"),
+    N_("Session"),
+    N_("Profile"),
+    N_("is"),
+    N_("is not"),
+    N_("contains"),
+    N_("does not contain"),
+    N_("is set"),
+    N_("is not set"),
+    N_("is more than"),
+    N_("is at least"),
+    N_("is less than"),
+    N_("is at most"),
+    N_("is one of"),
+    N_("is none of"),
+    N_("contains any of"),
+    N_("does not contain any of"),
+    N_("is more than any of"),
+    N_("is at least any of"),
+    N_("is less than any of"),
+    N_("is at most any of"),
+)
+
+
+def measure_words(measure: str) -> str:
+    """What a trend counts, in the reader's language: Events, Unique profiles, Sum of X."""
+    if measure.startswith("Sum of "):
+        return gettext("Sum of %(name)s") % {"name": measure[len("Sum of ") :]}
+    return gettext(measure) if measure in ("Events", "Unique profiles") else measure
 
 
 def _shown(value: str | int | float) -> str:
@@ -130,6 +168,7 @@ class QueryView:
     chart_id: str
     chart: dict[str, Any] | None
     filters: tuple[str, ...] = ()  # every `where:` condition, as a sentence
+    currency: str | None = None  # ISO 4217: a trend whose sums are money (`|money(q.currency)`)
 
     @property
     def show_chart(self) -> bool:
@@ -211,7 +250,7 @@ def build_query_view(query: QueryResult, timezone: str = "UTC") -> QueryView:
         unique_change=labels.change(query.unique, query.previous_unique),
         unique_pct_change=labels.percent_change(query.unique, query.previous_unique),
         granularity=query.granularity,
-        measure=labels.display_text(query.measure, NAME_LIMIT),
+        measure=labels.display_text(measure_words(query.measure), NAME_LIMIT),
         points=tuple(
             PointView(
                 period=p.period,
@@ -226,6 +265,7 @@ def build_query_view(query: QueryResult, timezone: str = "UTC") -> QueryView:
         chart_id=slug(query.query_id),
         chart=query.chart,
         filters=tuple(describe_filter(f) for f in query.where),
+        currency=query.currency,
     )
 
 
@@ -282,12 +322,69 @@ def format_generated(moment: datetime) -> str:
     return f"{text} {zone}" if zone else text
 
 
+def localized_highlights(result: ReportResult) -> tuple[Highlight, ...]:
+    """The "What changed" sentences in the reader's language, numbers (and money) written for
+    the locale; the default keeps the sentences `results.json` holds, byte for byte."""
+    if labels.current_locale() is None:
+        return result.highlights
+    queries = {q.query_id: q for q in result.queries}
+    return tuple(
+        replace(h, text=_highlight_sentence(h, queries[h.query_id])) if h.query_id in queries else h
+        for h in result.highlights
+    )
+
+
+def _highlight_sentence(move: Highlight, query: QueryResult) -> str:
+    from reportkit.results.highlights import quote
+
+    title = quote(query.title or query.query_id)
+    amount = labels.format_number
+    if move.group is not None:
+        name = next((g.name for g in query.groups if g.key == move.group), move.group)
+        value = move.value or ""
+        shown = gettext("(not set)") if value == NOT_SET else f"“{quote(value, 40)}”"
+        subject = gettext("%(group)s %(value)s in %(title)s") % {
+            "group": quote(name, 40),
+            "value": shown,
+            "title": title,
+        }
+    elif (move.count, move.previous) == (query.total, query.previous_total):
+        subject = (
+            title
+            if query.kind == "count"
+            else gettext("%(title)s (%(event)s events)")
+            % {"title": title, "event": quote(query.event)}
+        )
+    elif (move.count, move.previous) == (query.unique, query.previous_unique):
+        subject = gettext("%(title)s (unique profiles)") % {"title": title}
+    else:  # a trend's sum over its periods
+        measure = quote(measure_words(query.measure))
+        subject = gettext("%(title)s (%(measure)s, all periods)") % {
+            "title": title,
+            "measure": measure,
+        }
+        if query.currency:
+            amount = functools.partial(labels.format_money, currency=query.currency)
+    sentence = (
+        gettext("%(subject)s rose %(pct)s to %(count)s (from %(previous)s).")
+        if move.count > move.previous
+        else gettext("%(subject)s fell %(pct)s to %(count)s (from %(previous)s).")
+    )
+    return sentence % {
+        "subject": subject,
+        "pct": labels.format_percent(abs(move.pct_change)),
+        "count": amount(move.count),
+        "previous": amount(move.previous),
+    }
+
+
 def template_context(view: ReportView) -> dict[str, Any]:
     """The names every report template sees (besides `charts` and `page_size`)."""
     result = view.result
     previous = [q.previous_window for q in view.queries if q.previous_window is not None]
     generated = format_generated(result.generated_at)
     running = labels.display_text(result.title, RUNNING_LIMIT)  # page margins hold one line
+    as_of = gettext("as of")
     return {
         "report": result,
         "view": view,
@@ -297,11 +394,11 @@ def template_context(view: ReportView) -> dict[str, Any]:
         "compare_window": _span(previous),
         "generated": generated,
         "running_title": running,
-        "footer_note": f"{running} · as of {result.as_of.isoformat()}",
+        "footer_note": f"{running} · {as_of} {result.as_of.isoformat()}",
         # failed first; a report without checks (or highlights) shows no block for them
         "checks": in_reading_order(result.checks),
         "failed_checks": failed(result.checks),
-        "highlights": result.highlights,
+        "highlights": localized_highlights(result),
         # BCP 47 for <html lang> and the PDF's /Lang; "en" for the default, as before
         "lang": "en" if result.locale == "en_US" else result.locale.replace("_", "-"),
     }

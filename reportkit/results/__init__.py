@@ -64,6 +64,7 @@ class QueryResult:
     granularity: str | None = None
     trend: tuple[TrendPoint, ...] = ()
     measure: str = "Events"  # what a trend counts: Events, Unique profiles, Sum of <property>
+    currency: str | None = None  # ISO 4217: the trend's sums are money of this currency
     chart: dict[str, Any] | None = field(default=None, hash=False, compare=False)
     where: tuple[Filter, ...] = ()  # the filters every number of this query obeys
 
@@ -336,7 +337,11 @@ def _query_result(query: Query, plan: Plan, answers: _Answers) -> QueryResult:
         else "Events"
     )
     return replace(
-        result, granularity=query.granularity, trend=_trend(answers, query), measure=measure
+        result,
+        granularity=query.granularity,
+        trend=_trend(answers, query),
+        measure=measure,
+        currency=query.currency if query.sum_event_prop else None,
     )
 
 

@@ -97,6 +97,8 @@ def _query(query: QueryResult) -> dict[str, Any]:
     if query.kind == "trend" or query.trend:
         data["granularity"] = query.granularity
         data["measure"] = query.measure
+        if query.currency is not None:  # absent without one: files stay as they were
+            data["currency"] = query.currency
         data["trend"] = [_point(p) for p in query.trend]
     elif query.granularity is not None:
         data["granularity"] = query.granularity
@@ -211,6 +213,7 @@ def _query_from(query_id: str, data: dict[str, Any]) -> QueryResult:
         previous_unique=_opt_int(data.get("previous_unique")),
         granularity=data.get("granularity"),
         measure=str(data.get("measure") or "Events"),
+        currency=_currency(data.get("currency")),
         trend=tuple(
             TrendPoint(str(p["period"]), int(p["count"]), _opt_int(p.get("previous")))
             for p in data.get("trend") or ()
@@ -218,6 +221,15 @@ def _query_from(query_id: str, data: dict[str, Any]) -> QueryResult:
         chart=data.get("chart"),
         where=tuple(_filter_from(f) for f in data.get("where") or ()),
     )
+
+
+def _currency(value: Any) -> str | None:
+    """A results.json currency as rendering can trust it: an ISO 4217-shaped code, or none."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not (len(value) == 3 and value.isascii() and value.isupper()):
+        raise RenderError(f"results.json: currency {str(value)[:20]!r} is not an ISO 4217 code")
+    return value
 
 
 def results_from_dict(data: dict[str, Any]) -> ReportResult:

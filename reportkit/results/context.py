@@ -109,6 +109,7 @@ class QueryFacts:
     unique_pct_change: float | None
     granularity: str | None
     measure: str
+    currency: str | None  # ISO 4217 when a trend's sums are money: `| money(q.currency)`
     groups: Groups
     points: tuple[PointFacts, ...]
 
@@ -172,6 +173,7 @@ def query_facts(query: QueryResult, label: Labeller = plain_label) -> QueryFacts
         unique_pct_change=percent_change(query.unique, query.previous_unique),
         granularity=query.granularity,
         measure=query.measure,
+        currency=query.currency,
         groups=Groups(_group(g, query.total, label) for g in query.groups),
         points=tuple(
             PointFacts(

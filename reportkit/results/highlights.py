@@ -35,15 +35,15 @@ def _number(value: int) -> str:
     return f"{value:,}"
 
 
-def _quote(text: str, limit: int = 60) -> str:
+def quote(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _moves(query: QueryResult) -> Iterator[_Move]:
-    title = _quote(query.title or query.query_id)
+    title = quote(query.title or query.query_id)
     if query.total is not None and query.previous_total is not None:
-        what = title if query.kind == "count" else f"{title} ({_quote(query.event)} events)"
+        what = title if query.kind == "count" else f"{title} ({quote(query.event)} events)"
         yield _Move(what, query.query_id, query.total, query.previous_total)
     if query.unique is not None and query.previous_unique is not None:
         yield _Move(
@@ -52,7 +52,7 @@ def _moves(query: QueryResult) -> Iterator[_Move]:
     points = [p for p in query.trend if p.previous is not None]
     if points:
         yield _Move(
-            f"{title} ({_quote(query.measure).lower()}, all periods)",
+            f"{title} ({quote(query.measure).lower()}, all periods)",
             query.query_id,
             sum(p.count for p in points),
             sum(p.previous or 0 for p in points),
@@ -61,9 +61,9 @@ def _moves(query: QueryResult) -> Iterator[_Move]:
         for row in group.rows:
             if row.previous is None:
                 continue
-            label = "(not set)" if row.value == NOT_SET else f"“{_quote(row.value, 40)}”"
+            label = "(not set)" if row.value == NOT_SET else f"“{quote(row.value, 40)}”"
             yield _Move(
-                f"{_quote(group.name, 40)} {label} in {title}",
+                f"{quote(group.name, 40)} {label} in {title}",
                 query.query_id,
                 row.count,
                 row.previous,

@@ -207,10 +207,21 @@ def fill_demo(con: object, *, events: int, seed: int, start: date, days: int) ->
     return _fill(con, events=events, seed=seed, start=start, end=end, days=days)
 
 
+def _decimal_literal(value: float) -> str:
+    """`value` as an exact SQL decimal wide enough for the arithmetic it enters: DuckDB types a
+    long literal (3448.2758620689656) as DECIMAL(18, 13), and multiplying that overflowed
+    whenever the events did not divide evenly by the days."""
+    text = repr(value)
+    if "e" in text or "inf" in text or "nan" in text:
+        raise ValueError(f"demo density {text} out of range")
+    scale = len(text.partition(".")[2])
+    return f"CAST({text} AS DECIMAL(38, {scale}))"
+
+
 def _fill(con, *, events: int, seed: int, start: date, end: date, days: int) -> int:  # type: ignore[no-untyped-def]
     con.execute("SET enable_progress_bar = false")
     store.ensure_schema(con, "UTC")
-    density = events / days
+    density = _decimal_literal(events / days)
     n_profiles = max(50, events // 30)
     cols = {
         key: store.add_column(con, scope, name, typ).col
