@@ -104,13 +104,15 @@ def main() -> None:
             spark = open_warehouse(f"spark:{folder}")
             print(f"SparkSession started in {time.perf_counter() - started:.1f} s")
             engines.append(("warehouse:spark: (local[2])", spark))
-        times = [(name, _time(source, requests, args.rounds)) for name, source in engines]
-        base = times[0][1]
-        print(f"\n{len(requests)}-request report, best of {args.rounds}:")
-        for name, seconds in times:
+        print(f"\n{len(requests)}-request report, best of {args.rounds}:", flush=True)
+        base = 0.0
+        for name, source in engines:  # each line as soon as it is measured: Spark takes a while
+            seconds = _time(source, requests, args.rounds)
+            base = base or seconds
             print(
                 f"  {name:30s} {seconds:7.2f} s  {seconds / base:6.2f}x local"
-                f"   {WEEKS} weekly reports: {WEEKS * seconds / 60:6.1f} min"
+                f"   {WEEKS} weekly reports: {WEEKS * seconds / 60:6.1f} min",
+                flush=True,
             )
 
         k, latency = args.partial_polls, args.latency
