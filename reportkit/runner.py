@@ -179,7 +179,7 @@ def finish_reports(
     tell = on_progress or (lambda _: None)
     finished: list[ReportOutcome] = []
     jobs: list[PublishJob] = []
-    waiting: list[tuple[int, Plan, ReportResult]] = []  # (index in finished, plan, result) per job
+    waiting: list[tuple[int, Plan]] = []  # per job: its index in `finished`, its plan
     for outcome in planned:
         plan = outcome.plan
         if plan is None:
@@ -224,21 +224,21 @@ def finish_reports(
                 definition=_definition(plan.report),
             )
         )
-        waiting.append((len(finished), plan, result))
+        waiting.append((len(finished), plan))
         finished.append(outcome)  # replaced once published
 
     def published(index: int, done: Manifest | ReportkitError) -> None:
-        slot, plan, result = waiting[index]
+        slot, plan = waiting[index]
         if isinstance(done, ReportkitError):
             tell(ReportStep(plan.report.id, "render", "failed", str(done)))
             finished[slot] = ReportOutcome(plan.report, plan, error=str(done))
             return
         tell(ReportStep(plan.report.id, "render", "done"))
         finished[slot] = ReportOutcome(
-            plan.report, plan, result=result, out_dir=done.directory, manifest=done
+            plan.report, plan, result=jobs[index].result, out_dir=done.directory, manifest=done
         )
 
-    for _, plan, _ in waiting:
+    for _, plan in waiting:
         tell(ReportStep(plan.report.id, "render", "running"))
     # several PDFs render in worker processes at once (see publish.pool)
     publish_all(jobs, workers=render_workers, on_done=published)

@@ -135,23 +135,17 @@ class _ReportSize:
     def __init__(self) -> None:
         self.charts = 0
         self.rows = 0
-        self.over_at: int | None = None
 
-    def add(self, query: Query, week_start: Any) -> None:
+    def add(self, query: Query, trend_points: int) -> None:
+        """Count `query`; `trend_points` is a trend's fewest points (0 for other kinds)."""
         shown = not (query.chart and query.chart.get("show") is False)
         if query.kind == "top":
             self.charts += len(query.groups) if shown else 0
             self.rows += sum(group.top_n for group in query.groups)
-        elif query.kind == "trend" and week_start in ("monday", "sunday"):
+        elif query.kind == "trend":
             self.charts += 1 if shown else 0
-            fewest = fewest_trend_points(
-                query.window,
-                query.granularity,
-                week_start=week_start,
-                include_today=query.include_today,
-            )
             # a longer trend has its own error (check_trend_size): one problem, one line
-            self.rows += min(fewest[0], MAX_TREND_POINTS) if fewest else 0
+            self.rows += min(trend_points, MAX_TREND_POINTS)
 
     def over(self) -> str | None:
         if self.charts > MAX_CHARTS:
@@ -205,7 +199,7 @@ class ReportBuilder:
         owners: list[int] = []  # the index in `queries:` each query was written at
         seen: dict[str, tuple[int, str]] = {}  # query id -> (index in queries, event)
         most = schema()["properties"]["queries"]["maxItems"]
-        size = _ReportSize()
+        size, size_told = _ReportSize(), False
         for index, raw in enumerate(data["queries"]):
             made = list(self.queries(raw, index, window, include_today))
             if len(queries) <= most < len(queries) + len(made):
@@ -214,10 +208,10 @@ class ReportBuilder:
                     f"event lists make this report more than {most} queries; split it in two",
                 )
             for query in made:
-                self.check_trend_size(query, raw, index, data.get("week_start", "monday"))
-                size.add(query, data.get("week_start", "monday"))
-                if size.over_at is None and (over := size.over()):
-                    size.over_at = index
+                points = self.check_trend_size(query, raw, index, data.get("week_start", "monday"))
+                size.add(query, points)
+                if not size_told and (over := size.over()):
+                    size_told = True  # one line, at the query that crosses
                     self.problem(("queries", index), over)
                 if query.id in seen:
                     self.problem(("queries", index, "id"), self.duplicate(query, index, seen))
@@ -245,10 +239,11 @@ class ReportBuilder:
             checks=checks,
         )
 
-    def check_trend_size(self, query: Query, raw: Any, index: int, week_start: Any) -> None:
-        """What `plan` would refuse on any day: a trend with more than MAX_TREND_POINTS points."""
+    def check_trend_size(self, query: Query, raw: Any, index: int, week_start: Any) -> int:
+        """What `plan` would refuse on any day: a trend with more than MAX_TREND_POINTS points.
+        Returns the trend's fewest points on any day (0 for other queries, or when unknown)."""
         if query.kind != "trend" or week_start not in ("monday", "sunday"):
-            return
+            return 0
         fewest = fewest_trend_points(
             query.window,
             query.granularity,
@@ -256,7 +251,7 @@ class ReportBuilder:
             include_today=query.include_today,
         )
         if fewest is None or fewest[0] <= MAX_TREND_POINTS:
-            return
+            return fewest[0] if fewest else 0
         points, dates = fewest
         own = raw if isinstance(raw, dict) else {}
         where: PathKey = (
@@ -273,6 +268,7 @@ class ReportBuilder:
             + f", more than {MAX_TREND_POINTS:,}: choose a shorter window or a coarser"
             " granularity",
         )
+        return points
 
     def query_checks(
         self, raws: list[dict[str, Any]], queries: list[Query], owners: list[int]

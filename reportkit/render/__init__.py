@@ -75,7 +75,7 @@ def _render(
 ) -> dict[str, bytes]:
     from reportkit.render import charts as chart_mod
     from reportkit.render.environment import template_dirs
-    from reportkit.render.html import render_html
+    from reportkit.render.html import needs_shaping, render_html
     from reportkit.render.labels import format_number
     from reportkit.render.markdown import chart_path, render_markdown
     from reportkit.render.pdf import render_pdf
@@ -91,10 +91,17 @@ def _render(
     html = render_html(view, output, svgs, alts) if "html" in wanted else ""
     if "html" in wanted:
         files[FILE_NAMES["html"]] = html.encode("utf-8")
+    drawn: dict[str, bytes] = {}  # chart id -> PNG, drawn once for Markdown and the PDF
+
+    def png(chart: chart_mod.Chart) -> bytes:
+        if chart.chart_id not in drawn:
+            drawn[chart.chart_id] = chart_mod.render_png(chart, svgs[chart.chart_id])
+        return drawn[chart.chart_id]
+
     if "md" in wanted:
         paths = {chart.chart_id: chart_path(chart.chart_id) for chart in charts}
         for chart in charts:
-            files[paths[chart.chart_id]] = chart_mod.render_png(chart, svgs[chart.chart_id])
+            files[paths[chart.chart_id]] = png(chart)
         files[FILE_NAMES["md"]] = render_markdown(view, output, paths).encode("utf-8")
     if "pdf" in wanted:
         archive = None
@@ -114,13 +121,7 @@ def _render(
         # the same page with its charts as images, which WeasyPrint draws faster; a chart whose
         # text needs shaping (Devanagari, Arabic ...) as a PNG, which vl-convert shapes and
         # WeasyPrint's SVG text does not
-        from reportkit.render.html import needs_shaping
-
-        pngs = {
-            chart.chart_id: chart_mod.render_png(chart, svgs[chart.chart_id])
-            for chart in charts
-            if needs_shaping(svgs[chart.chart_id])
-        }
+        pngs = {c.chart_id: png(c) for c in charts if needs_shaping(svgs[c.chart_id])}
         pdf_html = render_html(view, output, svgs, alts, charts_as="image", pngs=pngs)
         files[FILE_NAMES["pdf"]] = render_pdf(
             pdf_html, template_dirs(output.template), archive=archive, moment=result.generated_at
