@@ -1,11 +1,12 @@
 """A chart's SVG made lighter for WeasyPrint, drawing the same picture.
 
 WeasyPrint draws an SVG node by node in Python: each node is cascaded (every attribute of its
-parent copied in), transformed and filled or stroked on its own. Vega's SVG carries much that
-draws nothing on paper: wrapper groups, `aria-*`/`role`/`class` attributes, background paths
-with neither fill nor stroke, `display="none"` foregrounds, one `<line>` (with its own
-transform) per tick and gridline. `lean_svg` removes what draws nothing and merges runs of
-identical lines into one path, which makes drawing a chart in the PDF about a third cheaper.
+parent copied in), transformed and filled or stroked on its own, and each letter of a text is laid
+out on its own. Vega's SVG carries much that draws nothing on paper: wrapper groups,
+`aria-*`/`role`/`class` attributes, background paths with neither fill nor stroke,
+`display="none"` foregrounds, axis labels hidden with `opacity="0"` (where they would overlap),
+one `<line>` (with its own transform) per tick and gridline. `lean_svg` removes what draws nothing
+and merges runs of like lines into one path.
 
 The HTML report keeps Vega's SVG as it is: its `role` and `aria-label`s are for screen readers
 there, and in the PDF the chart is one `/Figure` whose `/Alt` comes from the `<img>` alt text.
@@ -63,7 +64,7 @@ def _lean(element: ElementTree.Element, *, fill: str, stroke: str, painted: bool
         attrib = child.attrib
         for name in [n for n in attrib if n in _INERT_ATTRIBUTES or n.startswith("aria-")]:
             del attrib[name]
-        if attrib.get("display") == "none":
+        if attrib.get("display") == "none" or (painted and _transparent(attrib)):
             continue
         if attrib.get("opacity") == "1":
             del attrib["opacity"]
@@ -86,6 +87,14 @@ def _lean(element: ElementTree.Element, *, fill: str, stroke: str, painted: bool
         else:
             children.append(child)
     element[:] = _merge_lines(children)
+
+
+def _transparent(attrib: dict[str, str]) -> bool:
+    """Opacity 0: Vega hides the axis labels that would overlap so."""
+    try:
+        return float(attrib.get("opacity", "1")) <= 0
+    except ValueError:
+        return False
 
 
 def _draws(shape: ElementTree.Element, fill: str, stroke: str) -> bool:
