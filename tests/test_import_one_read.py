@@ -160,3 +160,26 @@ def test_a_late_key_is_loaded_when_records_hold_keys_the_stage_does_not_use(
     assert not read_once(file)
     content = same_as_line_numbered(tmp_path, file, 20_001)
     assert ("event_properties", "Coupon", "STR") in {tuple(r[:3]) for r in content["props"][1]}
+
+
+def test_a_utc_stores_day_and_hour_by_arithmetic_are_the_time_zone_librarys() -> None:
+    """`_local_day_hour` computes a UTC store's local day and hour by arithmetic; the time zone
+    library's answer (as for any other zone) is the reference, over years 1000 to 2286."""
+    from reportkit.store.importer import _local_day_hour
+
+    fast, library = _local_day_hour("ts", "UTC"), _local_day_hour("ts", "Etc/UTC")
+    assert fast != library  # two ways, really
+    con = duckdb.connect()
+    try:
+        row = con.execute(
+            f"""WITH t AS (
+                SELECT (random() * 40000000000 - 30000000000)::BIGINT AS ts FROM range(200000)
+                UNION ALL SELECT unnest([0, -1, 86399, 86400, -86400, -86401, 9999999999])
+            )
+            SELECT count(*), count(*) FILTER (WHERE ({fast[0]}) IS DISTINCT FROM ({library[0]})
+                                              OR ({fast[1]}) IS DISTINCT FROM ({library[1]}))
+            FROM t"""
+        ).fetchone()
+    finally:
+        con.close()
+    assert row == (200_007, 0)

@@ -18,6 +18,7 @@ way only when the fast way fails or finds a bad record.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,7 +223,10 @@ def _stage_headed(
     fields: the two-read way decides then."""
     import duckdb
 
-    with tempfile.TemporaryDirectory(prefix="reportkit-import-", dir=_scratch(con)) as tmp:
+    scratch = _scratch(con) or tempfile.gettempdir()
+    if shutil.disk_usage(scratch).free < 2 * file.stat().st_size:
+        return None  # no room for the headed copy (and the store's spill): two reads instead
+    with tempfile.TemporaryDirectory(prefix="reportkit-import-", dir=scratch) as tmp:
         sample = Path(tmp) / "sample.jsonl"
         jsonlheader.write_sample(file, sample)
         try:
