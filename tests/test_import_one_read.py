@@ -40,10 +40,23 @@ def same_as_line_numbered(tmp_path: Path, file: Path, records: int) -> dict[str,
     return content
 
 
+# Strings only, but strings that a number, a boolean or an object would read as when read as
+# text: these keys are read as JSON, the others as text.
+LOOK_ALIKES = [
+    {
+        "event_name": "Charged",
+        "ts": 1790000000 + i,
+        "profile": {"identity": f"{i}", "platform": "-", "profileData": {"Zip": "10115"}},
+        "event_props": {"Flag": ["true", "false"][i % 2], "Json": "{}", "List": "[1]", "Ok": "x"},
+    }
+    for i in range(4)
+]
+
+
 @pytest.mark.parametrize(
     "records",
-    [EVERY_VALUE, uniform(EVERY_VALUE, text_ids=True), ONE_TYPE_EACH],
-    ids=["every-value", "text-ids", "one-type-each"],
+    [EVERY_VALUE, uniform(EVERY_VALUE, text_ids=True), ONE_TYPE_EACH, LOOK_ALIKES],
+    ids=["every-value", "text-ids", "one-type-each", "look-alikes"],
 )
 def test_a_clean_file_is_read_once_into_the_store_the_line_numbered_way_writes(
     tmp_path: Path, records: list[dict[str, Any]]
@@ -91,6 +104,8 @@ def big_file_with(
         (event(3, Amount="free"), False),  # a number key with a string
         (event(4, Amount=True), False),  # ... with a boolean (a typed reader makes it 1.0)
         (event(5, Product=12), False),  # a text key with a number (a typed reader: "12")
+        (event(5, Product=True), False),  # ... with a boolean (a typed reader: "true")
+        (event(5, Product="true"), False),  # ... with text that a boolean reads as
         (event(6, Product="$D_1790000000"), True),  # a text key with a date: still text
         ({**event(8), "source": "import"}, False),  # a top-level key the stage does not use
         (event(9, **{jsonlheader.HOLE: 1}), False),  # a key of the header's own
@@ -102,6 +117,8 @@ def big_file_with(
         "number-then-string",
         "number-then-boolean",
         "text-then-number",
+        "text-then-boolean",
+        "text-then-true-text",
         "text-then-date",
         "top-level-extra",
         "header-hole-key",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 # A top-level key only the header's records hold (the stage drops the records that have it),
@@ -57,27 +57,33 @@ def write_sample(file: Path, target: Path) -> None:
 
 def header(
     top: Sequence[str],
-    containers: Mapping[str, Sequence[str]],
     profile: Sequence[str],
+    containers: Mapping[str, Sequence[str]],
     profile_containers: Mapping[str, Sequence[str]],
+    text: Collection[tuple[str, str]],
 ) -> bytes:
     """The header's records: `top` are the keys of a record that are not containers, `profile`
-    the keys of a profile that are not containers; each container with its keys."""
+    the keys of a profile that are not containers; each container with its keys. Every value
+    is detected as JSON but those in `text`, (where, key) pairs (where: "" for a record's keys,
+    "profile" for a profile's, else the container), detected as text: strings in both."""
 
-    def record(leaf: object) -> dict[str, object]:
-        def box(keys: Sequence[str]) -> dict[str, object]:
-            return {**dict.fromkeys(keys, leaf), HOLE: leaf}
+    def record(index: int) -> dict[str, object]:
+        def leaves(where: str, keys: Sequence[str]) -> dict[str, object]:
+            return {k: ("a", "b" if (where, k) in text else 0)[index] for k in keys}
 
-        profile_record: dict[str, object] = dict.fromkeys(profile, leaf)
-        profile_record.update({c: box(ks) for c, ks in profile_containers.items()})
+        def box(where: str, keys: Sequence[str]) -> dict[str, object]:
+            return {**leaves(where, keys), HOLE: ("a", 0)[index]}
+
+        inner = leaves("profile", profile)
+        inner.update({c: box(c, ks) for c, ks in profile_containers.items()})
         return {
-            MARK: leaf,
-            **dict.fromkeys(top, leaf),
-            "profile": profile_record,
-            **{c: box(ks) for c, ks in containers.items()},
+            MARK: ("a", 0)[index],
+            **leaves("", top),
+            "profile": inner,
+            **{c: box(c, ks) for c, ks in containers.items()},
         }
 
-    lines = [json.dumps(record(leaf), ensure_ascii=False) for leaf in ("a", 0)]
+    lines = [json.dumps(record(index), ensure_ascii=False) for index in (0, 1)]
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 

@@ -213,6 +213,7 @@ class _Headed:
 
     reader: str
     extra: tuple[str, ...]
+    plain: frozenset[str]  # the values (SQL references) the reader gives as text
 
 
 def _stage_headed(
@@ -238,14 +239,20 @@ def _stage_headed(
         nested = any(found.kinds[key] & {"OBJECT", "ARRAY"} for key in found.props)
         if nested or not found.fields or top is None or profile is None:
             return None
-        head = jsonlheader.header(
-            ["event_name", "ts", *top],
-            {c: [k for kc, k in found.props if kc == c] for c in _EVENT_CONTAINERS},
-            ["identity", "objectId", "platform", *profile],
-            {c: [k for kc, k in found.props if kc == c] for c in _PROFILE_CONTAINERS},
-        )
+        leaves = (["event_name", "ts", *top], ["identity", "objectId", "platform", *profile])
+        events = {c: [k for kc, k in found.props if kc == c] for c in _EVENT_CONTAINERS}
+        profiles = {c: [k for kc, k in found.props if kc == c] for c in _PROFILE_CONTAINERS}
+        # Text is read as text (no quotes to strip) where the sample shows a key's values as
+        # strings that no other JSON value reads as (`_plain_text`); else as JSON.
+        text = _texts(found)
+        probe = Path(tmp) / "probe.jsonl"
+        jsonlheader.write_headed(sample, jsonlheader.header(*leaves, events, profiles, ()), probe)
+        try:
+            text = _plain_in(con, _headed_reader(probe), text)
+        except duckdb.Error:
+            return None
         headed = Path(tmp) / "headed.jsonl"
-        jsonlheader.write_headed(file, head, headed)
+        jsonlheader.write_headed(file, jsonlheader.header(*leaves, events, profiles, text), headed)
         holes = [f"{c}.{quote(jsonlheader.HOLE)}" for c in _EVENT_CONTAINERS]
         holes += [f"profile.{quote(c)}.{quote(jsonlheader.HOLE)}" for c in _PROFILE_CONTAINERS]
         others = " AND ".join(f"{quote(k)} IS NULL" for k in top) or "true"
@@ -254,15 +261,67 @@ def _stage_headed(
             f"({' OR '.join(f'{h} IS NOT NULL' for h in holes)}) AS _holes",
             f"({others}) AS _others",  # unused: the reader must read every column
         )
-        reader = (
-            f"read_json({lit(str(headed))}, format = 'newline_delimited', records = true,"
-            f" sample_size = {jsonlheader.HEADER_RECORDS}, maximum_sample_files = 1,"
-            " map_inference_threshold = -1, field_appearance_threshold = 0)"
-        )
         try:
-            return _stage_typed(con, file, found, table, tz, _Headed(reader, extra))
+            plain = frozenset(text.values())
+            return _stage_typed(
+                con, file, found, table, tz, _Headed(_headed_reader(headed), extra, plain)
+            )
         except duckdb.Error:
             return None  # a key the sample missed, a container that is not an object, ...
+
+
+def _headed_reader(file: Path) -> str:
+    """DuckDB's reader of a headed file, detecting its schema from the header alone."""
+    return (
+        f"read_json({lit(str(file))}, format = 'newline_delimited', records = true,"
+        f" sample_size = {jsonlheader.HEADER_RECORDS}, maximum_sample_files = 1,"
+        " map_inference_threshold = -1, field_appearance_threshold = 0)"
+    )
+
+
+def _texts(found: _Found) -> dict[tuple[str, str], str]:
+    """(where, key) -> SQL reference of every value the sample shows as strings alone: where is
+    "" for a record's own keys, "profile" for a profile's, else the container."""
+    texts = {}
+    for where, key, name in (("", "event_name", "name"), ("profile", "identity", "id")):
+        if _top_kind(found.top[name]) == "VARCHAR":
+            texts[(where, key)] = _TOP_FIELDS[name]
+    if _top_kind(found.top["ob"]) == "VARCHAR":
+        texts[("profile", "objectId")] = _TOP_FIELDS["ob"]
+    if _static_kind(found.top["platform"]) == "VARCHAR":
+        texts[("profile", "platform")] = _TOP_FIELDS["platform"]
+    for c, k in found.props:
+        if _static_kind(found.kinds[(c, k)]) == "VARCHAR":
+            texts[(c, k)] = _value_ref(c, k)
+    return texts
+
+
+def _value_ref(container: str, key: str) -> str:
+    if container in _EVENT_CONTAINERS:
+        return f"{container}.{quote(key)}"
+    return f"profile.{quote(container)}.{quote(key)}"
+
+
+def _plain_in(
+    con: duckdb.DuckDBPyConnection, reader: str, texts: dict[tuple[str, str], str]
+) -> dict[tuple[str, str], str]:
+    """Those of `texts` whose strings in the headed sample `reader` reads are all plain text:
+    none starts with a digit, a minus, a brace or a bracket, none is "true" or "false" (what a
+    number, a boolean, an object or a list reads as when read as text)."""
+    if not texts:
+        return {}
+    second = "ord(substr({j}, 2, 1))"
+    checks = [
+        f"bool_or({second.format(j=f'CAST({ref} AS VARCHAR)')} BETWEEN 48 AND 57"
+        f" OR {second.format(j=f'CAST({ref} AS VARCHAR)')} IN (45, 123, 91)"
+        f" OR CAST({ref} AS VARCHAR) IN ('\"true\"', '\"false\"'))"
+        for ref in texts.values()
+    ]
+    row = con.execute(
+        f"SELECT {', '.join(checks)} FROM {reader} WHERE {quote(jsonlheader.MARK)} IS NULL"
+    ).fetchone()
+    odd = row or [True] * len(texts)
+    return {where: ref for (where, ref), bad in zip(texts.items(), odd, strict=True) if not bad}
 
 
 def _scratch(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -474,7 +533,8 @@ def _stage_typed(
     for n, ref in refs.items():
         kind, text = kind_of[n], f"CAST({ref} AS VARCHAR)"
         t = "" if n.isdigit() else f"CASE WHEN {ref} IS NOT NULL THEN '{_TOP_TYPE[kind]}' END"
-        if kind == "JSON" or headed is not None:
+        plain = headed is not None and ref in headed.plain
+        if kind == "JSON" or (headed is not None and not plain):
             texts.append(f"{text} AS j{n}")
             codes.append(f"ord(j{n}) AS o{n}")
         if kind == "JSON":
@@ -482,8 +542,12 @@ def _stage_typed(
                 f"{_kind(f'o{n}', f'j{n}', integer=n in ('_id', '_ob'))} AS t{n},"
                 f" {_text(f'o{n}', f'j{n}')} AS x{n}"
             )
-        elif headed is None:  # as json_type and ->> would give them
+        elif headed is None or plain:  # as json_type and ->> would give them
             texts.append(f"{t + ' AS t' + n + ', ' if t else ''}{text if t else ref} AS x{n}")
+            if plain:  # what else reads as such text (see `_plain_in`)
+                codes.append(f"ord(x{n}) AS o{n}")
+                odd.append(f"o{n} BETWEEN 48 AND 57 OR o{n} IN (45, 123, 91)")
+                odd.append(f"x{n} IN ('true', 'false')")
         else:
             t = t.replace(ref, f"j{n}", 1)
             typed.append(f"{t + ' AS t' + n + ', ' if t else ''}{_typed(kind, n)} AS x{n}")
