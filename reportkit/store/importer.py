@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 from reportkit import store
 from reportkit.errors import DataImportError, InvalidInput
 from reportkit.store import sql_literal as lit
-from reportkit.store.flatfiles import stage_flat
 from reportkit.store.jsonlines import stage_json, stage_jsonl
 from reportkit.store.stagetables import Stage, bad_count, first_line, printable
 
@@ -302,6 +301,8 @@ def _stage(
     if suffix == ".json":
         return stage_json(con, file, table, tz, max_properties)
     if suffix in (".csv", ".parquet", ".pq"):
+        from reportkit.store.flatfiles import stage_flat
+
         return stage_flat(con, file, table, tz, max_properties)
     raise DataImportError(f"{file}: unknown format (expected .jsonl, .csv or .parquet)")
 

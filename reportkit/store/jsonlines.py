@@ -343,15 +343,15 @@ def _outer_keys(
     """The keys of records (besides the containers) and of profiles (besides identity, objectId,
     platform and the containers) in `sample`; None for a level where two keys differ only in
     case or one is the header's own."""
-    rows = con.execute(
-        """SELECT DISTINCT 0, unnest(json_keys(json)) FROM read_ndjson_objects($f)
-        UNION SELECT DISTINCT 1, unnest(json_keys(json, '$.profile')) FROM read_ndjson_objects($f)
-        WHERE json_type(json, '$.profile') = 'OBJECT'""",
+    row = con.execute(  # one read; json_keys of a profile that is not an object is NULL
+        """SELECT list_distinct(flatten(list(json_keys(json)))),
+                  list_distinct(flatten(list(json_keys(json, '$.profile'))))
+        FROM read_ndjson_objects($f)""",
         {"f": str(sample)},
-    ).fetchall()
+    ).fetchone()
     levels: list[list[str] | None] = []
-    for level, ours in ((0, _TOP_KEYS), (1, _PROFILE_KEYS)):
-        keys = sorted({str(k) for n, k in rows if n == level} | set(ours))
+    for found, ours in zip(row or ([], []), (_TOP_KEYS, _PROFILE_KEYS), strict=True):
+        keys = sorted({str(k) for k in found or ()} | set(ours))
         folded = {k.casefold() for k in keys}
         mine = {jsonlheader.MARK.casefold(), jsonlheader.HOLE.casefold()}
         clash = len(folded) != len(keys) or folded & mine
