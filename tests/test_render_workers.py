@@ -125,6 +125,9 @@ def test_workers_only_where_two_pdfs_and_two_cores_and_the_memory_for_two() -> N
     assert worker_count(_jobs(20), cores=4, memory=plenty) == 4  # nor than the cores
     assert worker_count(_jobs(20), cores=8, memory=3 * WORKER_MEMORY) == 3  # nor than memory
     assert worker_count(_jobs(20), cores=8, memory=WORKER_MEMORY) == 0
+    # a number asked for is used, but never more workers than jobs
+    assert worker_count(_jobs(20), requested=3, cores=1, memory=WORKER_MEMORY) == 3
+    assert worker_count(_jobs(3), requested=64, cores=8, memory=plenty) == 3
 
 
 def _descendants(pid: int) -> set[int]:

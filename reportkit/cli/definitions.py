@@ -14,7 +14,6 @@ from reportkit.cli.common import (
     STATE_DIR,
     warn,
 )
-from reportkit.language.model import FILTER_LISTS
 from reportkit.text import inert_text
 
 
@@ -64,6 +63,7 @@ def plan(path: Path, as_of: datetime | None, as_json: bool) -> None:
     import json  # plan's output quotes request bodies; --help does not need it
 
     from reportkit.app import plan_path
+    from reportkit.language.model import FILTER_LISTS
 
     report, day, planned = plan_path(path, as_of.date() if as_of else None)
     if as_json:

@@ -71,11 +71,18 @@ def available_memory() -> int | None:
 
 
 def worker_count(
-    jobs: Sequence[PublishJob], *, cores: int | None = None, memory: int | None = None
+    jobs: Sequence[PublishJob],
+    *,
+    requested: int | None = None,
+    cores: int | None = None,
+    memory: int | None = None,
 ) -> int:
     """How many worker processes to use for `jobs`; 0 means publish in this process (fewer than
-    two PDFs to make, one core, or too little memory for two workers). `cores` and `memory`
-    (bytes available) default to this machine's."""
+    two PDFs to make, one core, or too little memory for two workers). `requested` (the user's
+    number) is used as given, but never more than the jobs: a worker without a job would start
+    WeasyPrint for nothing. `cores` and `memory` (bytes available) default to this machine's."""
+    if requested is not None:
+        return min(requested, len(jobs))
     pdfs = sum("pdf" in job.formats for job in jobs)
     if pdfs < 2:
         return 0
@@ -132,9 +139,9 @@ def publish_all(
     on_done: Callable[[int, Manifest | ReportkitError], None] | None = None,
 ) -> list[Manifest | ReportkitError]:
     """Publish every job; the result at index i is job i's manifest or the error that stopped it
-    (one report's failure never stops another's). `workers` None chooses by `worker_count`;
+    (one report's failure never stops another's). `workers`: see `worker_count`'s `requested`;
     `on_done(i, manifest or error)` is called in this process as each job finishes, in order."""
-    count = worker_count(jobs) if workers is None else workers
+    count = worker_count(jobs, requested=workers)
     results: list[Manifest | ReportkitError] = []
     if count < 2 or len(jobs) < 2:
         for index, job in enumerate(jobs):

@@ -18,6 +18,7 @@ way only when the fast way fails or finds a bad record.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from reportkit import store
 from reportkit.errors import DataImportError
+from reportkit.store import jsonlheader
 from reportkit.store import sql_literal as lit
 from reportkit.store.stagetables import (
     DATE_RE,
@@ -180,6 +182,9 @@ def _stage_fast(
     row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
     con.execute("SET preserve_insertion_order = false")
     try:
+        props = _stage_headed(con, file, table, tz, max_properties)
+        if props is not None:
+            return props
         try:
             found = _discover_file(con, file)
         except duckdb.Error:
@@ -197,6 +202,161 @@ def _stage_fast(
         return None if props is None or bad_count(con, table) else props
     finally:
         con.execute(f"SET preserve_insertion_order = {bool(row and row[0])}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Headed:
+    """How `_stage_typed` reads a file behind a header (see `jsonlheader`): the reader, and
+    the columns the stage keeps besides its own, which refer to every top-level column
+    (`_header`: a header's record; `_holes`: a record holding a key of the header's own;
+    `_others`: the top-level keys the stage has no use for)."""
+
+    reader: str
+    extra: tuple[str, ...]
+    plain: frozenset[str]  # the values (SQL references) the reader gives as text
+
+
+def _stage_headed(
+    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, max_properties: int
+) -> tuple[Prop, ...] | None:
+    """The stage of a file read once, behind a header made from a sample of it; None when a
+    record is bad, the file holds a key the sample missed, or its keys cannot be struct
+    fields: the two-read way decides then."""
+    import duckdb
+
+    scratch = _scratch(con) or tempfile.gettempdir()
+    if shutil.disk_usage(scratch).free < 2 * file.stat().st_size:
+        return None  # no room for the headed copy (and the store's spill): two reads instead
+    with tempfile.TemporaryDirectory(prefix="reportkit-import-", dir=scratch) as tmp:
+        sample = Path(tmp) / "sample.jsonl"
+        jsonlheader.write_sample(file, sample)
+        try:
+            found = _discover_file(con, sample)
+            top, profile = _outer_keys(con, sample)
+        except duckdb.Error:
+            return None  # a line the reader refuses
+        check_property_count(file, len(found.props) + 1, max_properties)  # + profile.platform
+        nested = any(found.kinds[key] & {"OBJECT", "ARRAY"} for key in found.props)
+        if nested or not found.fields or top is None or profile is None:
+            return None
+        leaves = (["event_name", "ts", *top], ["identity", "objectId", "platform", *profile])
+        events = {c: [k for kc, k in found.props if kc == c] for c in _EVENT_CONTAINERS}
+        profiles = {c: [k for kc, k in found.props if kc == c] for c in _PROFILE_CONTAINERS}
+        # Text is read as text (no quotes to strip) where the sample shows a key's values as
+        # strings that no other JSON value reads as (`_plain_text`); else as JSON.
+        text = _texts(found)
+        probe = Path(tmp) / "probe.jsonl"
+        jsonlheader.write_headed(sample, jsonlheader.header(*leaves, events, profiles, ()), probe)
+        try:
+            text = _plain_in(con, _headed_reader(probe), text)
+        except duckdb.Error:
+            return None
+        headed = Path(tmp) / "headed.jsonl"
+        jsonlheader.write_headed(file, jsonlheader.header(*leaves, events, profiles, text), headed)
+        holes = [f"{c}.{quote(jsonlheader.HOLE)}" for c in _EVENT_CONTAINERS]
+        holes += [f"profile.{quote(c)}.{quote(jsonlheader.HOLE)}" for c in _PROFILE_CONTAINERS]
+        others = " AND ".join(f"{quote(k)} IS NULL" for k in top) or "true"
+        extra = (
+            f"{quote(jsonlheader.MARK)} IS NOT NULL AS _header",
+            f"({' OR '.join(f'{h} IS NOT NULL' for h in holes)}) AS _holes",
+            f"({others}) AS _others",  # unused: the reader must read every column
+        )
+        try:
+            plain = frozenset(text.values())
+            return _stage_typed(
+                con, file, found, table, tz, _Headed(_headed_reader(headed), extra, plain)
+            )
+        except duckdb.Error:
+            return None  # a key the sample missed, a container that is not an object, ...
+
+
+def _headed_reader(file: Path) -> str:
+    """DuckDB's reader of a headed file, detecting its schema from the header alone."""
+    return (
+        f"read_json({lit(str(file))}, format = 'newline_delimited', records = true,"
+        f" sample_size = {jsonlheader.HEADER_RECORDS}, maximum_sample_files = 1,"
+        " map_inference_threshold = -1, field_appearance_threshold = 0)"
+    )
+
+
+def _texts(found: _Found) -> dict[tuple[str, str], str]:
+    """(where, key) -> SQL reference of every value the sample shows as strings alone: where is
+    "" for a record's own keys, "profile" for a profile's, else the container."""
+    texts = {}
+    for where, key, name in (("", "event_name", "name"), ("profile", "identity", "id")):
+        if _top_kind(found.top[name]) == "VARCHAR":
+            texts[(where, key)] = _TOP_FIELDS[name]
+    if _top_kind(found.top["ob"]) == "VARCHAR":
+        texts[("profile", "objectId")] = _TOP_FIELDS["ob"]
+    if _static_kind(found.top["platform"]) == "VARCHAR":
+        texts[("profile", "platform")] = _TOP_FIELDS["platform"]
+    for c, k in found.props:
+        if _static_kind(found.kinds[(c, k)]) == "VARCHAR":
+            texts[(c, k)] = _value_ref(c, k)
+    return texts
+
+
+def _value_ref(container: str, key: str) -> str:
+    if container in _EVENT_CONTAINERS:
+        return f"{container}.{quote(key)}"
+    return f"profile.{quote(container)}.{quote(key)}"
+
+
+def _plain_in(
+    con: duckdb.DuckDBPyConnection, reader: str, texts: dict[tuple[str, str], str]
+) -> dict[tuple[str, str], str]:
+    """Those of `texts` whose strings in the headed sample `reader` reads are all plain text:
+    none starts with a digit, a minus, a brace or a bracket, none is "true" or "false" (what a
+    number, a boolean, an object or a list reads as when read as text)."""
+    if not texts:
+        return {}
+    second = "ord(substr({j}, 2, 1))"
+    checks = [
+        f"bool_or({second.format(j=f'CAST({ref} AS VARCHAR)')} BETWEEN 48 AND 57"
+        f" OR {second.format(j=f'CAST({ref} AS VARCHAR)')} IN (45, 123, 91)"
+        f" OR CAST({ref} AS VARCHAR) IN ('\"true\"', '\"false\"'))"
+        for ref in texts.values()
+    ]
+    row = con.execute(
+        f"SELECT {', '.join(checks)} FROM {reader} WHERE {quote(jsonlheader.MARK)} IS NULL"
+    ).fetchone()
+    odd = row or [True] * len(texts)
+    return {where: ref for (where, ref), bad in zip(texts.items(), odd, strict=True) if not bad}
+
+
+def _scratch(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Where the headed copy of a file goes: beside the store's temporary folder (the import
+    sets one beside the store), else the system's."""
+    row = con.execute("SELECT current_setting('temp_directory')").fetchone()
+    folder = Path(str(row[0])) if row and row[0] else None
+    if folder is None or not folder.is_absolute() or not folder.parent.is_dir():
+        return None
+    return str(folder.parent)
+
+
+_PROFILE_KEYS = ("identity", "objectId", "platform", *_PROFILE_CONTAINERS)
+
+
+def _outer_keys(
+    con: duckdb.DuckDBPyConnection, sample: Path
+) -> tuple[list[str] | None, list[str] | None]:
+    """The keys of records (besides the containers) and of profiles (besides identity, objectId,
+    platform and the containers) in `sample`; None for a level where two keys differ only in
+    case or one is the header's own."""
+    row = con.execute(  # one read; json_keys of a profile that is not an object is NULL
+        """SELECT list_distinct(flatten(list(json_keys(json)))),
+                  list_distinct(flatten(list(json_keys(json, '$.profile'))))
+        FROM read_ndjson_objects($f)""",
+        {"f": str(sample)},
+    ).fetchone()
+    levels: list[list[str] | None] = []
+    for found, ours in zip(row or ([], []), (_TOP_KEYS, _PROFILE_KEYS), strict=True):
+        keys = sorted({str(k) for k in found or ()} | set(ours))
+        folded = {k.casefold() for k in keys}
+        mine = {jsonlheader.MARK.casefold(), jsonlheader.HOLE.casefold()}
+        clash = len(folded) != len(keys) or folded & mine
+        levels.append(None if clash else [k for k in keys if k not in ours])
+    return levels[0], levels[1]
 
 
 def _read_json(file: Path, columns: dict[str, str]) -> str:
@@ -308,17 +468,28 @@ def _static_kind(types: set[str]) -> str:
 
 
 def _stage_typed(
-    con: duckdb.DuckDBPyConnection, file: Path, discovered: _Found, table: str, tz: str
+    con: duckdb.DuckDBPyConnection,
+    file: Path,
+    discovered: _Found,
+    table: str,
+    tz: str,
+    headed: _Headed | None = None,
 ) -> tuple[Prop, ...] | None:
     """The stage of a file (None when a record is bad): each container a struct whose fields
     the reader fills in its one pass, each typed as the JSON types `discovered` in the file
     allow (a key with values of several JSON types is read as JSON: its text's first character
     says the type -- a JSON text from the reader never starts with whitespace). No value is
-    parsed twice."""
+    parsed twice.
+
+    With `headed`, the reader gives every value as JSON text and `discovered` is a sample's:
+    values of a key the sample shows with one type are typed from their text, and the stage's
+    `_odd` marks a record whose value is not of that type (the file then takes the two-read
+    way) or that holds a key of the header's own."""
     found = discovered.props
     static = [_static_kind(discovered.kinds[key]) for key in found]
     # event_name, ts, identity and objectId: text or integers alone are read as such
     top = {name: _top_kind(discovered.top[name]) for name in ("name", "ts", "id", "ob")}
+    platform = _static_kind(discovered.top["platform"])
     keys: dict[str, list[tuple[str, str]]] = {}
     for (c, k), kind in zip(found, static, strict=True):
         keys.setdefault(c, []).append((k, kind))
@@ -327,65 +498,116 @@ def _stage_typed(
         ks = keys.get(name)
         return f"STRUCT({', '.join(f'{quote(k)} {t}' for k, t in ks)})" if ks else "JSON"
 
-    platform = _static_kind(discovered.top["platform"])
-    profile_type = ", ".join(
-        [f"identity {top['id']}", f'"objectId" {top["ob"]}', f"platform {platform}"]
-        + [f"{quote(c)} {container(c)}" for c in _PROFILE_CONTAINERS]
-    )
-    columns = {
-        "event_name": top["name"],
-        "ts": top["ts"],
-        "profile": f"STRUCT({profile_type})",
-        **{c: container(c) for c in _EVENT_CONTAINERS},
-    }
+    if headed is None:
+        profile_type = ", ".join(
+            [f"identity {top['id']}", f'"objectId" {top["ob"]}', f"platform {platform}"]
+            + [f"{quote(c)} {container(c)}" for c in _PROFILE_CONTAINERS]
+        )
+        columns = {
+            "event_name": top["name"],
+            "ts": top["ts"],
+            "profile": f"STRUCT({profile_type})",
+            **{c: container(c) for c in _EVENT_CONTAINERS},
+        }
+        reader, extra = _read_json(file, columns), []
+    else:
+        reader, extra = headed.reader, list(headed.extra)
     elements = [f"{c}.{quote(k)}" for c, k in found if c in _EVENT_CONTAINERS]
     elements.append("profile.platform")
     elements += [f"profile.{quote(c)}.{quote(k)}" for c, k in found if c in _PROFILE_CONTAINERS]
 
     def shape(ref: str, name: str) -> str:  # the json_type of a container
-        if name in keys:
+        if name in keys or headed is not None:
             return f"CASE WHEN {ref} IS NOT NULL THEN 'OBJECT' END"
         return _kind(f"ord(CAST({ref} AS VARCHAR))", "")
 
-    texts = []
-    for name in top:
-        ref = _TOP_FIELDS[name]
-        if top[name] == "JSON":
-            texts.append(f"CAST({ref} AS VARCHAR) AS j_{name}")
-        else:  # as json_type and ->> would give them
-            integer = top[name] == "HUGEINT"
-            texts.append(
-                f"CASE WHEN {ref} IS NOT NULL THEN '{_JSON_INTEGER[0] if integer else 'VARCHAR'}'"
-                f" END AS t_{name}, CAST({ref} AS VARCHAR) AS x_{name}"
-            )
-    # the values, as the rules name them: j<n> a JSON text, x<n> a typed value
+    # the values, as the rules name them: j<n> a JSON text, x<n> a typed value; t_name,
+    # x_name ... for event_name, ts, identity and objectId, t0, x0 ... for the values
     events = len(found) - sum(1 for c, _ in found if c in _PROFILE_CONTAINERS)
     kinds = [*static[:events], platform, *static[events:]]
-    texts += [
-        f"CAST({e} AS VARCHAR) AS j{n}" if kind == "JSON" else f"{e} AS x{n}"
-        for n, (e, kind) in enumerate(zip(elements, kinds, strict=True))
-    ]
-    shapes = [shape(c, c) + f" AS t_{c}" for c in _EVENT_CONTAINERS]
-    shapes.append("CASE WHEN profile IS NOT NULL THEN 'OBJECT' END AS t_profile")
+    refs = {f"_{name}": _TOP_FIELDS[name] for name in top}
+    refs.update({str(n): e for n, e in enumerate(elements)})
+    kind_of = {f"_{name}": kind for name, kind in top.items()}
+    kind_of.update({str(n): kind for n, kind in enumerate(kinds)})
+    texts, codes, typed, odd = [], [], [], []
+    for n, ref in refs.items():
+        kind, text = kind_of[n], f"CAST({ref} AS VARCHAR)"
+        t = "" if n.isdigit() else f"CASE WHEN {ref} IS NOT NULL THEN '{_TOP_TYPE[kind]}' END"
+        plain = headed is not None and ref in headed.plain
+        if kind == "JSON" or (headed is not None and not plain):
+            texts.append(f"{text} AS j{n}")
+            codes.append(f"ord(j{n}) AS o{n}")
+        if kind == "JSON":
+            typed.append(
+                f"{_kind(f'o{n}', f'j{n}', integer=n in ('_id', '_ob'))} AS t{n},"
+                f" {_text(f'o{n}', f'j{n}')} AS x{n}"
+            )
+        elif headed is None or plain:  # as json_type and ->> would give them
+            texts.append(f"{t + ' AS t' + n + ', ' if t else ''}{text if t else ref} AS x{n}")
+            if plain:  # what else reads as such text (see `_plain_in`)
+                codes.append(f"ord(x{n}) AS o{n}")
+                odd.append(f"o{n} BETWEEN 48 AND 57 OR o{n} IN (45, 123, 91)")
+                odd.append(f"x{n} IN ('true', 'false')")
+        else:
+            t = t.replace(ref, f"j{n}", 1)
+            typed.append(f"{t + ' AS t' + n + ', ' if t else ''}{_typed(kind, n)} AS x{n}")
+            odd.append(_odd(kind, n))
+    texts += [shape(c, c) + f" AS t_{c}" for c in _EVENT_CONTAINERS]
+    texts.append("CASE WHEN profile IS NOT NULL THEN 'OBJECT' END AS t_profile")
     pcs = ", ".join(shape(f"profile.{quote(c)}", c) for c in _PROFILE_CONTAINERS)
-    shapes.append(f"[{pcs}] AS t_pc")
-    # t_name, x_name ... as the rules name them; t0, x0 ... for the values
-    named = [f"_{name}" for name, kind in top.items() if kind == "JSON"]
-    named += [str(n) for n, kind in enumerate(kinds) if kind == "JSON"]
-    codes = [f"ord(j{n}) AS o{n}" for n in named]
-    typed = [
-        f"{_kind(f'o{n}', f'j{n}', integer=n in ('_id', '_ob'))} AS t{n},"
-        f" {_text(f'o{n}', f'j{n}')} AS x{n}"
-        for n in named
-    ]
+    texts.append(f"[{pcs}] AS t_pc")
+    keep = [e.rsplit(" AS ", 1)[1] for e in extra]
+    if headed is not None:
+        typed.append(f"({' OR '.join(['_holes', *odd])}) AS _odd")
+        keep = [k for k in keep if k != "_holes"] + ["_odd"]
     source = f"""SELECT 0 AS line, NULL::VARCHAR AS pre, true AS ok, 'OBJECT' AS root,
                {", ".join(["*", *typed])}
         FROM (SELECT {", ".join(["*", *codes])}
-              FROM (SELECT {", ".join(texts + shapes)} FROM {_read_json(file, columns)}))"""
+              FROM (SELECT {", ".join(texts + extra)} FROM {reader}))"""
     p = Params()
-    select, props = _rules(source, _values(found), tz, p, kinds)
+    select, props = _rules(source, _values(found), tz, p, kinds, keep)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}", p.values)
+    if headed is not None:
+        row = con.execute(f"DELETE FROM {table} WHERE _header").fetchone()
+        if not row or row[0] != jsonlheader.HEADER_RECORDS or _count(con, table, "_odd"):
+            return None  # a value of a type the sample did not show, or a header's key
     return None if bad_count(con, table) else props
+
+
+# json_type's name of event_name, ts, identity and objectId when read as text or integers
+_TOP_TYPE = {"VARCHAR": "VARCHAR", "HUGEINT": _JSON_INTEGER[0], "JSON": ""}
+
+
+def _typed(kind: str, n: str) -> str:
+    """SQL for the value of a JSON text j<n> (whose first character's code is o<n>) that is of
+    `kind`, as a reader given that kind gives it (`_odd` says when it is not of that kind)."""
+    if kind == "VARCHAR":
+        return (
+            f"CASE WHEN contains(j{n}, '\\') THEN j{n} ->> '$'"
+            f" ELSE substr(j{n}, 2, length(j{n}) - 2) END"
+        )
+    if kind == "DOUBLE":  # a text that is not a number fails the cast: the two-read way then
+        return f"CASE WHEN o{n} <> 34 THEN CAST(j{n} AS DOUBLE) END"  # (the header has "a")
+    if kind == "BOOLEAN":
+        return f"o{n} = 116"
+    return f"j{n}"  # HUGEINT: integers' text is the JSON text
+
+
+def _odd(kind: str, n: str) -> str:
+    """SQL: the JSON text j<n> is not of `kind` (JSON null is SQL NULL: no text at all)."""
+    if kind == "VARCHAR":
+        return f"o{n} <> 34"
+    if kind == "DOUBLE":  # a JSON number starts with a minus or a digit
+        return f"(o{n} <> 45 AND o{n} NOT BETWEEN 48 AND 57)"
+    if kind == "BOOLEAN":
+        return f"o{n} NOT IN (116, 102)"
+    # HUGEINT: digits alone, within BIGINT's range and more (as json_type says BIGINT)
+    return f"NOT regexp_full_match(j{n}, '-?[0-9]{{1,18}}')"
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str, where: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _kind(code: str, text: str, *, integer: bool = False) -> str:
@@ -582,14 +804,15 @@ def _rules(
     tz: str,
     p: Params,
     kinds: list[str] | None = None,
+    keep: list[str] | None = None,
 ) -> tuple[str, tuple[Prop, ...]]:
     """The SELECT of a stage (and its properties) from `source`, a relation of every record's
     JSON types and texts (as json_type and ->> '$' name them): line, pre, ok, root; t_/x_ name,
     ts, id (identity) and ob (objectId); t_profile, t_event_props, t_session_props, t_pc (the
     profile containers, in `_PROFILE_CONTAINERS` order); and for the n-th of `values`, t<n> and
     x<n>, or only x<n> typed VARCHAR, DOUBLE or BOOLEAN when `kinds` says all its values are of
-    that type (then its rules are the ones that type can meet). One rule set for every way of
-    reading a file."""
+    that type (then its rules are the ones that type can meet). `keep`: more columns of `source`
+    the stage keeps. One rule set for every way of reading a file."""
     kinds = kinds or ["JSON"] * len(values)
     derived = [
         f"({epoch_sql('x_ts', tz)}) AS epoch",
@@ -669,7 +892,7 @@ def _rules(
     # the identity, numbers, is-a-date), dates, then the stage columns and the reason.
     select = f"""SELECT line, x_name AS event_name, epoch AS ts, identity,
                CASE {" ".join(checks)} END AS reason
-               {"".join(", " + c for c in columns)}
+               {"".join(", " + c for c in [*columns, *(keep or [])])}
         FROM (SELECT *{"".join(", " + d for d in dates)}
               FROM (SELECT *, {", ".join(derived)} FROM ({source})))"""
     return select, tuple(props)
