@@ -110,3 +110,9 @@ def test_an_svg_with_css_is_left_as_it_is() -> None:
     )
     assert lean_svg(styled) == styled
     assert lean_svg("<svg") == "<svg"
+
+
+def test_text_runs_are_left_as_they_are() -> None:
+    text = '<text x="1" y="9" class="label">a<tspan class="x" fill="red">b</tspan> c</text>'
+    lean = lean_svg(SVG.format(text))
+    assert '<text x="1" y="9">a<tspan class="x" fill="red">b</tspan> c</text>' in lean

@@ -24,6 +24,7 @@ _SVG = f"{{{SVG_NS}}}"
 # Attributes that only describe (for assistive technology and the browser's events and CSS
 # classes): no SVG renderer draws them.
 _INERT_ATTRIBUTES = ("class", "role", "pointer-events")
+_TEXT_CONTENT = frozenset(("text", "tspan", "textPath"))
 _SHAPES = frozenset(("path", "line", "rect", "circle", "ellipse", "polyline", "polygon"))
 # Inside these, shapes are geometry (a clip) or drawn by reference: their paint is not ours.
 _KEEP_INSIDE = frozenset(("defs", "clipPath", "mask", "pattern", "marker", "symbol"))
@@ -65,6 +66,9 @@ def _lean(element: ElementTree.Element, *, fill: str, stroke: str, painted: bool
         for name in [n for n in attrib if n in _INERT_ATTRIBUTES or n.startswith("aria-")]:
             del attrib[name]
         if attrib.get("display") == "none" or (painted and _transparent(attrib)):
+            continue
+        if tag in _TEXT_CONTENT:  # its runs and their spacing are the text: left as they are
+            children.append(child)
             continue
         if attrib.get("opacity") == "1":
             del attrib["opacity"]
