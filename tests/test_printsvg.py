@@ -97,10 +97,12 @@ def test_only_like_opaque_lines_merge() -> None:
         '<line transform="translate(5,0)" y2="5" stroke="#ccc" opacity="0.5"/>'
         '<line transform="translate(7,0)" y2="5" stroke="#000"/>'
         '<line transform="translate(9,0)" y2="5" stroke="#000"/>'
+        '<line transform="translate(11,0)" y2="5" stroke="#000" stroke-dasharray="1,1"/>'
+        '<line transform="translate(13,0)" y2="5" stroke="#000" stroke-dasharray="1,1"/>'
     )
     lean = lean_svg(SVG.format(lines))
     assert re.findall(r'd="([^"]+)"', lean) == ["M1,0L1,5M3,0L3,5", "M7,0L7,5M9,0L9,5"]
-    assert lean.count("<line") == 1 and 'opacity="0.5"' in lean
+    assert lean.count("<line") == 3 and 'opacity="0.5"' in lean
     assert ImageChops.difference(pixels(SVG.format(lines)), pixels(lean)).getbbox() is None
 
 

@@ -125,7 +125,8 @@ def _translation(element: ElementTree.Element) -> tuple[float, float] | None:
 def _merge_lines(children: list[ElementTree.Element]) -> list[ElementTree.Element]:
     """Runs of sibling `<line>`s that differ only in position become one `<path>`: the same
     strokes, drawn in one operation. Lines with opacity below 1 stay apart (where they cross,
-    one path would not darken twice)."""
+    one path would not darken twice), and dashed ones (where a dash pattern restarts is left to
+    each line)."""
     merged: list[ElementTree.Element] = []
     run: list[ElementTree.Element] = []
 
@@ -155,7 +156,7 @@ def _mergeable(element: ElementTree.Element) -> bool:
     attrib = element.attrib
     return all(
         attrib.get(name, "1") in ("1", "1.0") for name in ("opacity", "stroke-opacity")
-    ) and not any(name.startswith("marker") or name == "id" for name in attrib)
+    ) and not any(name.startswith(("marker", "stroke-dash")) or name == "id" for name in attrib)
 
 
 def _paint(line: ElementTree.Element) -> dict[str, str]:
