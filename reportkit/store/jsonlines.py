@@ -173,10 +173,12 @@ def _stage_fast(
     """Stage through DuckDB's parallel NDJSON reader, or None when a record is bad or the
     reader refuses a line. The stage needs no order, as its records are all good.
 
-    The file is read twice: once for the keys of its objects (`_discover_file`), once for the
-    values (`_stage_typed`), each property its own struct field that the reader fills in the
-    same pass. Keys that a struct cannot hold apart (differing only in case, or repeated in one
-    object) take the JSON way instead (`_stage_json`), which reads every container as JSON text."""
+    The file is read once, behind a header made from a sample of it (`_stage_headed`); when
+    the sample missed something, twice: once for the keys of its objects (`_discover_file`),
+    once for the values (`_stage_typed`), each property its own struct field that the reader
+    fills in the same pass. Keys that a struct cannot hold apart (differing only in case, or
+    repeated in one object) take the JSON way instead (`_stage_json`), which reads every
+    container as JSON text."""
     import duckdb
 
     row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
@@ -243,7 +245,7 @@ def _stage_headed(
         events = {c: [k for kc, k in found.props if kc == c] for c in _EVENT_CONTAINERS}
         profiles = {c: [k for kc, k in found.props if kc == c] for c in _PROFILE_CONTAINERS}
         # Text is read as text (no quotes to strip) where the sample shows a key's values as
-        # strings that no other JSON value reads as (`_plain_text`); else as JSON.
+        # strings that no other JSON value reads as (`_plain_in`); else as JSON.
         text = _texts(found)
         probe = Path(tmp) / "probe.jsonl"
         jsonlheader.write_headed(sample, jsonlheader.header(*leaves, events, profiles, ()), probe)
