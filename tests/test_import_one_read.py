@@ -108,6 +108,7 @@ def big_file_with(
         (event(5, Product="true"), False),  # ... with text that a boolean reads as
         (event(6, Product="$D_1790000000"), True),  # a text key with a date: still text
         ({**event(8), "source": "import"}, False),  # a top-level key the stage does not use
+        ({**event(11), "ts": "1790000011"}, False),  # ts as text where it was a number
         (event(9, **{jsonlheader.HOLE: 1}), False),  # a key of the header's own
         ({**event(10), jsonlheader.MARK: 1}, False),  # the header's mark
     ],
@@ -121,6 +122,7 @@ def big_file_with(
         "text-then-true-text",
         "text-then-date",
         "top-level-extra",
+        "ts-text",
         "header-hole-key",
         "header-mark",
     ],

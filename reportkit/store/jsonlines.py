@@ -173,10 +173,12 @@ def _stage_fast(
     """Stage through DuckDB's parallel NDJSON reader, or None when a record is bad or the
     reader refuses a line. The stage needs no order, as its records are all good.
 
-    The file is read twice: once for the keys of its objects (`_discover_file`), once for the
-    values (`_stage_typed`), each property its own struct field that the reader fills in the
-    same pass. Keys that a struct cannot hold apart (differing only in case, or repeated in one
-    object) take the JSON way instead (`_stage_json`), which reads every container as JSON text."""
+    The file is read once, behind a header made from a sample of it (`_stage_headed`); when
+    the sample missed something, twice: once for the keys of its objects (`_discover_file`),
+    once for the values (`_stage_typed`), each property its own struct field that the reader
+    fills in the same pass. Keys that a struct cannot hold apart (differing only in case, or
+    repeated in one object) take the JSON way instead (`_stage_json`), which reads every
+    container as JSON text."""
     import duckdb
 
     row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
@@ -243,7 +245,7 @@ def _stage_headed(
         events = {c: [k for kc, k in found.props if kc == c] for c in _EVENT_CONTAINERS}
         profiles = {c: [k for kc, k in found.props if kc == c] for c in _PROFILE_CONTAINERS}
         # Text is read as text (no quotes to strip) where the sample shows a key's values as
-        # strings that no other JSON value reads as (`_plain_text`); else as JSON.
+        # strings that no other JSON value reads as (`_plain_in`); else as JSON.
         text = _texts(found)
         probe = Path(tmp) / "probe.jsonl"
         jsonlheader.write_headed(sample, jsonlheader.header(*leaves, events, profiles, ()), probe)
@@ -558,7 +560,7 @@ def _stage_typed(
     texts.append(f"[{pcs}] AS t_pc")
     keep = [e.rsplit(" AS ", 1)[1] for e in extra]
     if headed is not None:
-        typed.append(f"({' OR '.join(['_holes', *odd])}) AS _odd")
+        typed.append(f"({' OR '.join(f'({x})' for x in ['_holes', *odd])}) AS _odd")
         keep = [k for k in keep if k != "_holes"] + ["_odd"]
     source = f"""SELECT 0 AS line, NULL::VARCHAR AS pre, true AS ok, 'OBJECT' AS root,
                {", ".join(["*", *typed])}
@@ -601,8 +603,13 @@ def _odd(kind: str, n: str) -> str:
         return f"(o{n} <> 45 AND o{n} NOT BETWEEN 48 AND 57)"
     if kind == "BOOLEAN":
         return f"o{n} NOT IN (116, 102)"
-    # HUGEINT: digits alone, within BIGINT's range and more (as json_type says BIGINT)
-    return f"NOT regexp_full_match(j{n}, '-?[0-9]{{1,18}}')"
+    # HUGEINT: an integer within BIGINT's range (as json_type says BIGINT): the reader writes
+    # other numbers with a point or an exponent, and strings, booleans and the rest start with
+    # something other than a minus or a digit (cheaper than a regular expression)
+    return (
+        f"o{n} <> 45 AND o{n} NOT BETWEEN 48 AND 57 OR length(j{n}) > 18"
+        f" OR contains(j{n}, '.') OR contains(j{n}, 'e') OR contains(j{n}, 'E')"
+    )
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str, where: str) -> int:
