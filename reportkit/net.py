@@ -116,6 +116,12 @@ class Operation:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
     @property
+    def cut(self) -> bool:
+        """Whether its sockets were shut (at the deadline, or by an abort): what was read from
+        them since may have been cut short."""
+        return self._ended.is_set()
+
+    @property
     def ended(self) -> bool:
         """Whether the operation was cut short: its deadline passed or it was aborted."""
         return self._ended.is_set() or self.expired

@@ -209,6 +209,10 @@ def send_message(
                     if operation.ended:
                         raise _SessionExpired() from None
                     raise
+                if operation.cut:
+                    # the deadline shut the socket mid-reply, and smtplib read what it had got
+                    # (a "250" cut from "250-...") as the answer: nothing says it was accepted
+                    raise _SessionExpired()
             return
         except _SessionExpired:
             raise DeliveryError(
