@@ -6,6 +6,7 @@ the same located error as before."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -202,3 +203,18 @@ def test_a_utc_stores_day_and_hour_by_arithmetic_are_the_time_zone_librarys() ->
     finally:
         con.close()
     assert row == (200_007, 0)
+
+
+def test_a_copy_an_import_killed_outright_left_is_removed_by_the_next(tmp_path: Path) -> None:
+    """A folder named for a process that is not running goes; one of a running process (an
+    import beside this one) stays."""
+    file = write(tmp_path / "e.jsonl", ONE_TYPE_EACH)
+    store = tmp_path / "store"
+    store.mkdir()
+    dead = store / "reportkit-import-999999999-abc"  # above any pid_max: never running
+    alive = store / f"reportkit-import-{os.getpid()}-def"
+    for folder in (dead, alive):
+        folder.mkdir()
+        (folder / "headed.jsonl").write_text("{}\n")
+    import_events(store / "s.duckdb", [file])
+    assert sorted(p.name for p in store.iterdir()) == [alive.name, "s.duckdb"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
@@ -107,3 +108,27 @@ def write_headed(file: Path, head: bytes, target: Path) -> None:
             offset = size
     if offset < size:
         raise OSError(f"{file}: changed while it was read")
+
+
+_FOLDER = "reportkit-import-"
+
+
+def scratch_folder(beside: str) -> tempfile.TemporaryDirectory[str]:
+    """A folder in `beside` for a headed copy, named with this process's id. Folders that
+    processes no longer running left there (an import killed outright cannot remove its copy)
+    are removed first."""
+    for path in Path(beside).glob(f"{_FOLDER}*-*"):
+        pid = path.name.removeprefix(_FOLDER).split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+    return tempfile.TemporaryDirectory(prefix=f"{_FOLDER}{os.getpid()}-", dir=beside)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's, or not a pid: not ours to remove
+    return True

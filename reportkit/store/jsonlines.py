@@ -229,7 +229,7 @@ def _stage_headed(
     scratch = _scratch(con) or tempfile.gettempdir()
     if shutil.disk_usage(scratch).free < 2 * file.stat().st_size:
         return None  # no room for the headed copy (and the store's spill): two reads instead
-    with tempfile.TemporaryDirectory(prefix="reportkit-import-", dir=scratch) as tmp:
+    with jsonlheader.scratch_folder(scratch) as tmp:
         sample = Path(tmp) / "sample.jsonl"
         jsonlheader.write_sample(file, sample)
         try:
