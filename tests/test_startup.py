@@ -43,7 +43,8 @@ HEAVY = {
 }
 
 
-def loaded_by(*args: str) -> set[str]:
+def modules_loaded_by(*args: str) -> set[str]:
+    """Every module `reportkit ARGS` imported (it must exit 0)."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
         cwd=ROOT,
@@ -54,7 +55,12 @@ def loaded_by(*args: str) -> set[str]:
     )
     lines = done.stdout.splitlines()
     assert lines[-2] == "EXIT 0", done.stdout + done.stderr
-    return {name.split(".")[0] for name in lines[-1].split()[1:]}
+    return set(lines[-1].split()[1:])
+
+
+def loaded_by(*args: str) -> set[str]:
+    """The top-level packages `reportkit ARGS` imported."""
+    return {name.split(".")[0] for name in modules_loaded_by(*args)}
 
 
 def test_help_loads_click_and_nothing_heavier() -> None:
@@ -92,17 +98,7 @@ def test_import_loads_duckdb_and_nothing_a_report_needs(tmp_path: Path) -> None:
     file.write_text(
         '{"event_name": "Charged", "ts": 20261120134501, "profile": {"identity": "u1"}}\n'
     )
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, "import", str(file), "--db", str(tmp_path / "s.duckdb")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    lines = done.stdout.splitlines()
-    assert lines[-2] == "EXIT 0", done.stdout + done.stderr
-    modules = set(lines[-1].split()[1:])
+    modules = modules_loaded_by("import", str(file), "--db", str(tmp_path / "s.duckdb"))
     loaded = {name.split(".")[0] for name in modules}
     assert "duckdb" in loaded
     assert not loaded & (HEAVY - {"duckdb"} | {"yaml", "jsonschema"}), sorted(loaded & HEAVY)

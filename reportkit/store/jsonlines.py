@@ -191,9 +191,7 @@ def _stage_fast(
             found = _discover_file(con, file)
         except duckdb.Error:
             return None  # a line the reader refuses: the exact way names it
-        # + 1: profile.platform
-        check_property_count(file, len(found.props) + 1, max_properties)
-        if any(found.kinds[key] & {"OBJECT", "ARRAY"} for key in found.props):
+        if _nested(file, found, max_properties):
             return None  # a nested value: the exact way names its line
         if found.fields:
             try:
@@ -204,6 +202,13 @@ def _stage_fast(
         return None if props is None or bad_count(con, table) else props
     finally:
         con.execute(f"SET preserve_insertion_order = {bool(row and row[0])}")
+
+
+def _nested(file: Path, found: _Found, max_properties: int) -> bool:
+    """Whether `found` holds a nested value; a file with more than `max_properties` properties
+    is refused first (+ 1: profile.platform)."""
+    check_property_count(file, len(found.props) + 1, max_properties)
+    return any(found.kinds[key] & {"OBJECT", "ARRAY"} for key in found.props)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,10 +242,10 @@ def _stage_headed(
             top, profile = _outer_keys(con, sample)
         except duckdb.Error:
             return None  # a line the reader refuses
-        check_property_count(file, len(found.props) + 1, max_properties)  # + profile.platform
-        nested = any(found.kinds[key] & {"OBJECT", "ARRAY"} for key in found.props)
-        if nested or not found.fields or top is None or profile is None:
+        if _nested(file, found, max_properties) or not found.fields:
             return None
+        if top is None or profile is None:
+            return None  # keys that differ only in case, or a key of the header's own
         leaves = (["event_name", "ts", *top], ["identity", "objectId", "platform", *profile])
         events = {c: [k for kc, k in found.props if kc == c] for c in _EVENT_CONTAINERS}
         profiles = {c: [k for kc, k in found.props if kc == c] for c in _PROFILE_CONTAINERS}
@@ -255,8 +260,9 @@ def _stage_headed(
             return None
         headed = Path(tmp) / "headed.jsonl"
         jsonlheader.write_headed(file, jsonlheader.header(*leaves, events, profiles, text), headed)
-        holes = [f"{c}.{quote(jsonlheader.HOLE)}" for c in _EVENT_CONTAINERS]
-        holes += [f"profile.{quote(c)}.{quote(jsonlheader.HOLE)}" for c in _PROFILE_CONTAINERS]
+        holes = [
+            _value_ref(c, jsonlheader.HOLE) for c in (*_EVENT_CONTAINERS, *_PROFILE_CONTAINERS)
+        ]
         others = " AND ".join(f"{quote(k)} IS NULL" for k in top) or "true"
         extra = (
             f"{quote(jsonlheader.MARK)} IS NOT NULL AS _header",
@@ -285,13 +291,15 @@ def _texts(found: _Found) -> dict[tuple[str, str], str]:
     """(where, key) -> SQL reference of every value the sample shows as strings alone: where is
     "" for a record's own keys, "profile" for a profile's, else the container."""
     texts = {}
-    for where, key, name in (("", "event_name", "name"), ("profile", "identity", "id")):
-        if _top_kind(found.top[name]) == "VARCHAR":
+    for where, key, name in (
+        ("", "event_name", "name"),
+        ("profile", "identity", "id"),
+        ("profile", "objectId", "ob"),
+        ("profile", "platform", "platform"),
+    ):
+        kind = (_static_kind if name == "platform" else _top_kind)(found.top[name])
+        if kind == "VARCHAR":
             texts[(where, key)] = _TOP_FIELDS[name]
-    if _top_kind(found.top["ob"]) == "VARCHAR":
-        texts[("profile", "objectId")] = _TOP_FIELDS["ob"]
-    if _static_kind(found.top["platform"]) == "VARCHAR":
-        texts[("profile", "platform")] = _TOP_FIELDS["platform"]
     for c, k in found.props:
         if _static_kind(found.kinds[(c, k)]) == "VARCHAR":
             texts[(c, k)] = _value_ref(c, k)
@@ -299,6 +307,7 @@ def _texts(found: _Found) -> dict[tuple[str, str], str]:
 
 
 def _value_ref(container: str, key: str) -> str:
+    """SQL reference to `key` of a container in a row of the reader."""
     if container in _EVENT_CONTAINERS:
         return f"{container}.{quote(key)}"
     return f"profile.{quote(container)}.{quote(key)}"
@@ -312,18 +321,21 @@ def _plain_in(
     number, a boolean, an object or a list reads as when read as text)."""
     if not texts:
         return {}
-    second = "ord(substr({j}, 2, 1))"
     checks = [
-        f"bool_or({second.format(j=f'CAST({ref} AS VARCHAR)')} BETWEEN 48 AND 57"
-        f" OR {second.format(j=f'CAST({ref} AS VARCHAR)')} IN (45, 123, 91)"
-        f" OR CAST({ref} AS VARCHAR) IN ('\"true\"', '\"false\"'))"
-        for ref in texts.values()
+        f"bool_or({_not_plain(f'ord({content})', content)})"
+        for content in (_unquoted(f"CAST({ref} AS VARCHAR)") for ref in texts.values())
     ]
     row = con.execute(
         f"SELECT {', '.join(checks)} FROM {reader} WHERE {quote(jsonlheader.MARK)} IS NULL"
     ).fetchone()
     odd = row or [True] * len(texts)
     return {where: ref for (where, ref), bad in zip(texts.items(), odd, strict=True) if not bad}
+
+
+def _not_plain(code: str, text: str) -> str:
+    """SQL: `text` (whose first character's code is `code`) is what a number, a boolean, an
+    object or a list reads as when read as text."""
+    return f"{code} BETWEEN 48 AND 57 OR {code} IN (45, 123, 91) OR {text} IN ('true', 'false')"
 
 
 def _scratch(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -514,9 +526,9 @@ def _stage_typed(
         reader, extra = _read_json(file, columns), []
     else:
         reader, extra = headed.reader, list(headed.extra)
-    elements = [f"{c}.{quote(k)}" for c, k in found if c in _EVENT_CONTAINERS]
+    elements = [_value_ref(c, k) for c, k in found if c in _EVENT_CONTAINERS]
     elements.append("profile.platform")
-    elements += [f"profile.{quote(c)}.{quote(k)}" for c, k in found if c in _PROFILE_CONTAINERS]
+    elements += [_value_ref(c, k) for c, k in found if c in _PROFILE_CONTAINERS]
 
     def shape(ref: str, name: str) -> str:  # the json_type of a container
         if name in keys or headed is not None:
@@ -534,7 +546,12 @@ def _stage_typed(
     texts, codes, typed, odd = [], [], [], []
     for n, ref in refs.items():
         kind, text = kind_of[n], f"CAST({ref} AS VARCHAR)"
-        t = "" if n.isdigit() else f"CASE WHEN {ref} IS NOT NULL THEN '{_TOP_TYPE[kind]}' END"
+
+        def present(column: str, n: str = n, kind: str = kind) -> str:  # t_name ... (top only)
+            if n.isdigit():
+                return ""
+            return f"CASE WHEN {column} IS NOT NULL THEN '{_TOP_TYPE[kind]}' END AS t{n}, "
+
         plain = headed is not None and ref in headed.plain
         if kind == "JSON" or (headed is not None and not plain):
             texts.append(f"{text} AS j{n}")
@@ -545,14 +562,12 @@ def _stage_typed(
                 f" {_text(f'o{n}', f'j{n}')} AS x{n}"
             )
         elif headed is None or plain:  # as json_type and ->> would give them
-            texts.append(f"{t + ' AS t' + n + ', ' if t else ''}{text if t else ref} AS x{n}")
+            texts.append(f"{present(ref)}{ref if n.isdigit() else text} AS x{n}")
             if plain:  # what else reads as such text (see `_plain_in`)
                 codes.append(f"ord(x{n}) AS o{n}")
-                odd.append(f"o{n} BETWEEN 48 AND 57 OR o{n} IN (45, 123, 91)")
-                odd.append(f"x{n} IN ('true', 'false')")
+                odd.append(_not_plain(f"o{n}", f"x{n}"))
         else:
-            t = t.replace(ref, f"j{n}", 1)
-            typed.append(f"{t + ' AS t' + n + ', ' if t else ''}{_typed(kind, n)} AS x{n}")
+            typed.append(f"{present(f'j{n}')}{_typed(kind, n)} AS x{n}")
             odd.append(_odd(kind, n))
     texts += [shape(c, c) + f" AS t_{c}" for c in _EVENT_CONTAINERS]
     texts.append("CASE WHEN profile IS NOT NULL THEN 'OBJECT' END AS t_profile")
@@ -584,10 +599,7 @@ def _typed(kind: str, n: str) -> str:
     """SQL for the value of a JSON text j<n> (whose first character's code is o<n>) that is of
     `kind`, as a reader given that kind gives it (`_odd` says when it is not of that kind)."""
     if kind == "VARCHAR":
-        return (
-            f"CASE WHEN contains(j{n}, '\\') THEN j{n} ->> '$'"
-            f" ELSE substr(j{n}, 2, length(j{n}) - 2) END"
-        )
+        return _unquoted(f"j{n}")
     if kind == "DOUBLE":  # a text that is not a number fails the cast: the two-read way then
         return f"CASE WHEN o{n} <> 34 THEN CAST(j{n} AS DOUBLE) END"  # (the header has "a")
     if kind == "BOOLEAN":
@@ -638,9 +650,16 @@ def _text(code: str, text: str) -> str:
     """SQL for what ->> '$' gives of a JSON text: a string's content (parsed only when it holds
     an escape: otherwise it is the text between the quotes), NULL for null, else the text."""
     return (
-        f"CASE WHEN {code} = 34 THEN CASE WHEN contains({text}, '\\') THEN {text} ->> '$'"
-        f" ELSE substr({text}, 2, length({text}) - 2) END WHEN {code} = 110 THEN NULL"
-        f" ELSE {text} END"
+        f"CASE WHEN {code} = 34 THEN {_unquoted(text)} WHEN {code} = 110 THEN NULL ELSE {text} END"
+    )
+
+
+def _unquoted(text: str) -> str:
+    """SQL for the content of the JSON string `text`: parsed only when it holds an escape,
+    otherwise the text between its quotes."""
+    return (
+        f"CASE WHEN contains({text}, '\\') THEN {text} ->> '$'"
+        f" ELSE substr({text}, 2, length({text}) - 2) END"
     )
 
 
