@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -123,28 +124,63 @@ def _import(
     for file in files:
         if not file.is_file():
             raise DataImportError(f"{file}: no such file")
-    digests = _digests(files)
     initialized = store.is_initialized(con)
-    if not limits.allow_duplicate_file:
-        _refuse_duplicates(con, files, digests, initialized)
+    # The files are hashed in a thread while the first is sampled and copied (`jsonlines`); the
+    # duplicate check waits for it before any file is read in full.
+    digesting = _Digesting(files)
+    digests: list[str] = []
+
+    def before_read() -> None:
+        if not digests:
+            digests.extend(digesting.result())
+            if not limits.allow_duplicate_file:
+                _refuse_duplicates(con, files, digests, initialized)
+
     store_tz = (store.get_meta(con, "timezone") if initialized else timezone) or "UTC"
     if timezone is not None:
         store._check_timezone(con, timezone)
     tz = timezone or store_tz
     stages: list[Stage] = []
     try:
+        width = limits.max_properties_per_import
         for i, file in enumerate(files):
             try:
-                stages.append(_stage(con, file, f"_stage{i}", tz, limits.max_properties_per_import))
+                stages.append(_stage(con, file, f"_stage{i}", tz, width, before_read))
             except OSError as exc:
                 raise DataImportError(f"{file}: cannot read it: {exc.strerror or exc}") from exc
+        before_read()
         _check_width(files, stages, limits)
         skipped, reasons = _drop_bad_records(con, stages, skip_invalid)
         loaded = _load_all(con, stages, initialized, store_tz, digests, limits.max_store_properties)
         return ImportSummary(loaded, skipped, reasons)
+    except DataImportError:
+        before_read()  # a file the store holds is named before anything wrong in it
+        raise
     finally:
         for st in stages:
             con.execute(f"DROP TABLE IF EXISTS {st.table}")
+
+
+class _Digesting:
+    """The SHA-256 of every file (see `_digests`), computed in a thread of its own."""
+
+    def __init__(self, files: list[Path]) -> None:
+        self._digests: list[str] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(files,), daemon=True)
+        self._thread.start()
+
+    def _run(self, files: list[Path]) -> None:
+        try:
+            self._digests = _digests(files)
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> list[str]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._digests
 
 
 def _drop_bad_records(
@@ -293,16 +329,22 @@ def summarize_reasons(summary: ImportSummary) -> list[tuple[str, int]]:
 
 
 def _stage(
-    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, max_properties: int
+    con: duckdb.DuckDBPyConnection,
+    file: Path,
+    table: str,
+    tz: str,
+    max_properties: int,
+    before_read: Callable[[], None],
 ) -> Stage:
     suffix = file.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
-        return stage_jsonl(con, file, table, tz, max_properties)
+        return stage_jsonl(con, file, table, tz, max_properties, before_read)
     if suffix == ".json":
-        return stage_json(con, file, table, tz, max_properties)
+        return stage_json(con, file, table, tz, max_properties, before_read)
     if suffix in (".csv", ".parquet", ".pq"):
         from reportkit.store.flatfiles import stage_flat
 
+        before_read()
         return stage_flat(con, file, table, tz, max_properties)
     raise DataImportError(f"{file}: unknown format (expected .jsonl, .csv or .parquet)")
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,8 +64,17 @@ _JSON_SHAPES = (
 )
 
 
+def _nothing() -> None:
+    pass
+
+
 def stage_json(
-    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, max_properties: int
+    con: duckdb.DuckDBPyConnection,
+    file: Path,
+    table: str,
+    tz: str,
+    max_properties: int,
+    before_read: Callable[[], None] = _nothing,
 ) -> Stage:
     """The stage of a `.json` file: JSON Lines, or one JSON document holding the records (an
     array of them, or CleverTap's Get Events answer `{"status": ..., "records": [...]}`, one
@@ -72,16 +82,15 @@ def stage_json(
     messages (`FILE: record N: ...`), since they have no line of their own."""
     records = _document_records(file)
     if records is None:
-        return stage_jsonl(con, file, table, tz, max_properties)
+        return stage_jsonl(con, file, table, tz, max_properties, before_read)
     with tempfile.TemporaryDirectory(prefix="reportkit-import-") as tmp:
         lines = Path(tmp) / "records.jsonl"
         with lines.open("w", encoding="utf-8") as handle:
             for record in records:
                 handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
                 handle.write("\n")
-        staged = stage_jsonl(
-            con, lines, table, tz, max_properties
-        )  # staged into a table: the file can go
+        before_read()
+        staged = stage_jsonl(con, lines, table, tz, max_properties)  # into a table: the file can go
     return Stage(file, table, staged.props, "record")
 
 
@@ -149,12 +158,18 @@ def _answer_pages(file: Path) -> list[Any]:
 
 
 def stage_jsonl(
-    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, max_properties: int
+    con: duckdb.DuckDBPyConnection,
+    file: Path,
+    table: str,
+    tz: str,
+    max_properties: int,
+    before_read: Callable[[], None] = _nothing,
 ) -> Stage:
     """The stage of a JSON Lines file: the fast way when the whole file is good, else exact.
     A file with more than `max_properties` distinct properties is refused before its values
-    are read (the stage's SQL grows with them)."""
-    props = _stage_fast(con, file, table, tz, max_properties)
+    are read (the stage's SQL grows with them). `before_read` is called before the file is read
+    in full (a sample of it may be read before)."""
+    props = _stage_fast(con, file, table, tz, max_properties, before_read)
     if props is not None:
         return Stage(file, table, props, "line")
     docs = f"{table}_lines"
@@ -168,7 +183,12 @@ def stage_jsonl(
 
 
 def _stage_fast(
-    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, max_properties: int
+    con: duckdb.DuckDBPyConnection,
+    file: Path,
+    table: str,
+    tz: str,
+    max_properties: int,
+    before_read: Callable[[], None] = _nothing,
 ) -> tuple[Prop, ...] | None:
     """Stage through DuckDB's parallel NDJSON reader, or None when a record is bad or the
     reader refuses a line. The stage needs no order, as its records are all good.
@@ -184,9 +204,10 @@ def _stage_fast(
     row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
     con.execute("SET preserve_insertion_order = false")
     try:
-        props = _stage_headed(con, file, table, tz, max_properties)
+        props = _stage_headed(con, file, table, tz, max_properties, before_read)
         if props is not None:
             return props
+        before_read()
         try:
             found = _discover_file(con, file)
         except duckdb.Error:
@@ -224,7 +245,12 @@ class _Headed:
 
 
 def _stage_headed(
-    con: duckdb.DuckDBPyConnection, file: Path, table: str, tz: str, max_properties: int
+    con: duckdb.DuckDBPyConnection,
+    file: Path,
+    table: str,
+    tz: str,
+    max_properties: int,
+    before_read: Callable[[], None] = _nothing,
 ) -> tuple[Prop, ...] | None:
     """The stage of a file read once, behind a header made from a sample of it; None when a
     record is bad, the file holds a key the sample missed, or its keys cannot be struct
@@ -269,6 +295,7 @@ def _stage_headed(
             f"({' OR '.join(f'{h} IS NOT NULL' for h in holes)}) AS _holes",
             f"({others}) AS _others",  # unused: the reader must read every column
         )
+        before_read()
         try:
             plain = frozenset(text.values())
             return _stage_typed(

@@ -174,6 +174,22 @@ def test_importing_the_same_file_twice_is_refused(tmp_path: Path) -> None:
     con.close()
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_a_file_the_store_holds_is_named_before_its_bad_records(
+    tmp_path: Path, suffix: str
+) -> None:
+    # the files are hashed while the first is staged: the refusal must still come first
+    f = tmp_path / f"e{suffix}"
+    if suffix == ".jsonl":
+        f.write_text(record({"Amount": 1}) + "\n" + '{"event_name": "x"}\n')
+    else:
+        f.write_text("event_name,ts,identity\nCharged,20261101000000,u1\nCharged,,u2\n")
+    db = tmp_path / "s.duckdb"
+    assert invoke("import", str(f), "--db", str(db), "--skip-invalid")[0] == 0
+    code, err = invoke("import", str(f), "--db", str(db))
+    assert code == 2 and "the store already holds this file's events" in err, err
+
+
 def test_one_file_given_twice_in_one_import_is_refused(tmp_path: Path) -> None:
     f = tmp_path / "e.jsonl"
     f.write_text(record({"Amount": 1}) + "\n")
