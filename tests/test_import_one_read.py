@@ -205,6 +205,40 @@ def test_a_utc_stores_day_and_hour_by_arithmetic_are_the_time_zone_librarys() ->
     assert row == (200_007, 0)
 
 
+def test_epoch_shortcuts_give_the_general_ways_answers() -> None:
+    """`epoch_sql` skips the time zone library in UTC, and the digit check for an integer's text;
+    the general SQL (the library's Etc/UTC, the check) is the reference, over texts of every
+    shape a ts can have: YYYYMMDDHHMMSS (valid or not), epoch seconds, negatives, out of range."""
+    from reportkit.store.stagetables import epoch_sql
+
+    general = epoch_sql("x", "Etc/UTC")
+    shortcuts = [epoch_sql("x", "UTC"), epoch_sql("x", "UTC", integer=True)]
+    assert len({general, *shortcuts}) == 3  # three ways, really
+    con = duckdb.connect()
+    try:
+        row = con.execute(
+            f"""WITH n AS (
+                SELECT (random() * 100000000000000)::BIGINT AS v FROM range(100000)
+                UNION ALL SELECT strftime(TIMESTAMP '1000-01-01' + to_seconds(
+                    (random() * 280000000000)::BIGINT), '%Y%m%d%H%M%S')::BIGINT FROM range(100000)
+                UNION ALL SELECT (random() * 20000000000 - 10000000000)::BIGINT FROM range(50000)
+                UNION ALL SELECT unnest([0, 9999999999, 10000000000, 10000101000000,
+                    99991231235959, 99991231235960, 20260230120000, 20261301000000,
+                    20261101240000, 20261101236000, 20261101235960, -1, -20261101000000])
+            ), t AS (SELECT CAST(v AS VARCHAR) AS x FROM n UNION ALL SELECT '-0')
+            SELECT count(*), count(({general})),
+                   {", ".join(f"count(*) FILTER (WHERE ({s}) IS DISTINCT FROM ({general}))"
+                              for s in shortcuts)}
+            FROM t"""
+        ).fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    total, valid, *differ = row
+    assert total == 250_014 and valid > 100_000  # half the texts are valid: a fair comparison
+    assert differ == [0, 0]
+
+
 def test_a_copy_an_import_killed_outright_left_is_removed_by_the_next(tmp_path: Path) -> None:
     """A folder named for a process that is not running goes; one of a running process (an
     import beside this one) stays."""

@@ -609,7 +609,10 @@ def _stage_typed(
         FROM (SELECT {", ".join(["*", *codes])}
               FROM (SELECT {", ".join(texts + extra)} FROM {reader}))"""
     p = Params()
-    select, props = _rules(source, _values(found), tz, p, kinds, keep)
+    # ts's text is an integer's where the reader reads integers alone, or the sample shows
+    # integers alone (a record whose ts is not an integer is odd: the stage is not kept)
+    ts_integer = top["ts"] == "HUGEINT"
+    select, props = _rules(source, _values(found), tz, p, kinds, keep, ts_integer=ts_integer)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}", p.values)
     if headed is not None:
         row = con.execute(f"DELETE FROM {table} WHERE _header").fetchone()
@@ -858,6 +861,8 @@ def _rules(
     p: Params,
     kinds: list[str] | None = None,
     keep: list[str] | None = None,
+    *,
+    ts_integer: bool = False,
 ) -> tuple[str, tuple[Prop, ...]]:
     """The SELECT of a stage (and its properties) from `source`, a relation of every record's
     JSON types and texts (as json_type and ->> '$' name them): line, pre, ok, root; t_/x_ name,
@@ -865,10 +870,11 @@ def _rules(
     profile containers, in `_PROFILE_CONTAINERS` order); and for the n-th of `values`, t<n> and
     x<n>, or only x<n> typed VARCHAR, DOUBLE or BOOLEAN when `kinds` says all its values are of
     that type (then its rules are the ones that type can meet). `keep`: more columns of `source`
-    the stage keeps. One rule set for every way of reading a file."""
+    the stage keeps; `ts_integer`: x_ts is an integer's text wherever the stage is kept. One
+    rule set for every way of reading a file."""
     kinds = kinds or ["JSON"] * len(values)
     derived = [
-        f"({epoch_sql('x_ts', tz)}) AS epoch",
+        f"({epoch_sql('x_ts', tz, integer=ts_integer)}) AS epoch",
         f"CASE WHEN t_id IN {_JSON_INTEGER} OR (t_id = 'VARCHAR' AND x_id <> '') THEN x_id"
         f" WHEN t_ob IN {_JSON_INTEGER} OR (t_ob = 'VARCHAR' AND x_ob <> '') THEN x_ob END"
         " AS identity",

@@ -75,13 +75,20 @@ def pointer(*parts: str) -> str:
     return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-def epoch_sql(text: str, tz: str) -> str:
-    """SQL for epoch seconds from the text of a timestamp (digits only), NULL when invalid."""
-    number = f"CASE WHEN regexp_matches({text}, '^[0-9]+$') THEN TRY_CAST({text} AS BIGINT) END"
+def epoch_sql(text: str, tz: str, *, integer: bool = False) -> str:
+    """SQL for epoch seconds from the text of a timestamp (digits only), NULL when invalid.
+    `integer`: `text` is known to be an integer's text (a JSON integer's), which needs no check
+    for other characters than digits and a leading minus."""
+    if integer:
+        number = f"CASE WHEN NOT starts_with({text}, '-') THEN TRY_CAST({text} AS BIGINT) END"
+    else:
+        number = f"CASE WHEN regexp_matches({text}, '^[0-9]+$') THEN TRY_CAST({text} AS BIGINT) END"
+    local = f"try_strptime({text}, '%Y%m%d%H%M%S')"
+    # a TIMESTAMP's epoch is its UTC reading: in UTC, no time zone library is needed
+    seconds = f"epoch({local})" if tz == "UTC" else f"epoch(timezone({lit(tz)}, {local}))"
     return (
-        f"CASE WHEN ({number}) BETWEEN 10000101000000 AND 99991231235959 THEN "
-        f"epoch(timezone({lit(tz)}, try_strptime({text}, '%Y%m%d%H%M%S')))::BIGINT "
-        f"WHEN ({number}) BETWEEN 0 AND 9999999999 THEN ({number}) END"
+        f"CASE WHEN ({number}) BETWEEN 10000101000000 AND 99991231235959 THEN {seconds}::BIGINT"
+        f" WHEN ({number}) BETWEEN 0 AND 9999999999 THEN ({number}) END"
     )
 
 
