@@ -313,12 +313,17 @@ def ensure_identities(con: duckdb.DuckDBPyConnection, relation: str) -> None:
 
 
 def refresh_profiles(con: duckdb.DuckDBPyConnection) -> None:
-    """Rebuild `profiles` from `profile_history`: each column's latest non-null value."""
+    """Rebuild `profiles` from `profile_history`: each column's latest non-null value. Of values
+    with one ts (the order of records within a second is nobody's to know), the one of the
+    greatest hash: the same whatever the order of the records, files and imports."""
     cols = [
         str(r[0])
         for r in con.execute("SELECT col FROM props WHERE tbl = 'profiles' ORDER BY col").fetchall()
     ]
-    picks = "".join(f", arg_max({c}, ts) FILTER (WHERE {c} IS NOT NULL) AS {c}" for c in cols)
+    picks = "".join(
+        f", arg_max({c}, ts::HUGEINT * {1 << 64} + hash({c})) FILTER (WHERE {c} IS NOT NULL) AS {c}"
+        for c in cols
+    )
     con.execute("DELETE FROM profiles")
     names = "".join(f", {c}" for c in cols)
     con.execute(
