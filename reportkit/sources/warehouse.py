@@ -20,7 +20,8 @@ on every engine ibis compiles for:
   offset changes inside the window) lies in [from, to], with a coarse ts range first so that
   engines can prune files;
 - profile properties take each identity's latest non-null value over the whole table (as the
-  store's `profiles` table does);
+  store's `profiles` table does; of several at one ts, the engine picks, where the store keeps
+  the one with the greatest hash: an exported table has one per identity);
 - a string column is STR (ENUM for technographics) but `$D_<epoch>` values in it are DATE;
   numbers are NUMBER, timestamps DATE; NUMBER/DATE bucket widths are chosen in the engine from a
   table of candidate widths (1, 2, 5, 10... times the unit) with the local engine's test;
