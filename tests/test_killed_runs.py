@@ -6,6 +6,7 @@ while they render into their staging folder; two runs writing the same report at
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -308,3 +309,38 @@ def test_answers_that_arrived_before_a_sigterm_are_not_asked_again(
     asked_again = answered & set(slow_emulator.stats.posted)
     print(f"answered before the SIGTERM: {len(answered)}, asked again: {len(asked_again)}")
     assert asked_again == set()
+
+
+@pytest.mark.integration
+def test_sigterm_during_an_import_query_exits_1_in_one_line_and_leaves_no_store(
+    tmp_path: Path,
+) -> None:
+    """DuckDB turns the signal into an error of its own ("Query interrupted") when it lands in
+    a query: the command still reports the interruption, in one line, and nothing is left."""
+    line = '{"event_name":"Viewed","ts":%d,"profile":{"identity":"u%d"},"event_props":{"A":%d}}\n'
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(line % (1790000000 + i, i % 997, i) for i in range(300_000)))
+    store = tmp_path / "store.duckdb"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reportkit", "import", str(events), "--db", str(store)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+    def copied() -> bool:  # the headed copy is whole: the read of the file (one query) is next
+        for copy in tmp_path.glob("reportkit-import-*/headed.jsonl"):
+            with contextlib.suppress(FileNotFoundError):
+                return copy.stat().st_size > events.stat().st_size
+        return False
+
+    deadline = time.monotonic() + WAIT
+    while not copied():
+        assert proc.poll() is None and time.monotonic() < deadline, "no headed copy appeared"
+        time.sleep(0.005)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    code, _, stderr = finish(proc)
+    assert (code, stderr) == (1, "error: interrupted (SIGTERM)\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl"]

@@ -7,7 +7,7 @@ import math
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -25,24 +25,25 @@ class Interrupted(KeyboardInterrupt):
 
 
 @contextmanager
-def sigterm_interrupts() -> Iterator[None]:
+def sigterm_interrupts() -> Iterator[Callable[[], str]]:
     """Turn SIGTERM into `Interrupted` while a command runs, so that it unwinds as Ctrl-C does:
     every `finally` on the way out runs (staging folders go, the source is closed). Only the
-    first signal raises; a second one does not cut that clean-up short."""
+    first signal raises; a second one does not cut that clean-up short. Yields a function giving
+    the signal's name once one came ("" before)."""
     if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers belong to the main thread
+        yield lambda: ""  # signal handlers belong to the main thread
         return
-    fired = False
+    fired = ""
 
     def interrupt(signum: int, frame: object) -> None:
         nonlocal fired
         if not fired:
-            fired = True
-            raise Interrupted(signal.Signals(signum).name)
+            fired = signal.Signals(signum).name
+            raise Interrupted(fired)
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        yield
+        yield lambda: fired
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -50,8 +51,15 @@ def sigterm_interrupts() -> Iterator[None]:
 class Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            with sigterm_interrupts():
-                return super().invoke(ctx)
+            with sigterm_interrupts() as signalled:
+                try:
+                    return super().invoke(ctx)
+                except Exception:
+                    # A library may turn the signal into an error of its own (DuckDB stops the
+                    # query it runs and raises "Query interrupted"): the signal is the cause.
+                    if signalled():
+                        raise Interrupted(signalled()) from None
+                    raise
         except ReportkitError as exc:
             fail(exc)
         except KeyboardInterrupt as exc:
